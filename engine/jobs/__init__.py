@@ -1,0 +1,1 @@
+"""Jobs: registered engine functions with validated specs, run in spawned worker processes."""

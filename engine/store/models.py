@@ -1,0 +1,132 @@
+"""SQLAlchemy 2.0 models for everything a user makes: workspaces, datasets, runs, metrics, artifacts, jobs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(50))  # augment, annotate, relational, attribution, general
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_dataset_name_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int | None] = mapped_column(ForeignKey("workspaces.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(50))  # images, ner-corpus, text, ...
+    source: Mapped[str] = mapped_column(Text, default="")  # provenance: path, package, URL
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Job(Base):
+    """A unit of engine work run in a worker process; its state survives the app and the worker."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))  # registered job name, e.g. "demo.train_classifier"
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)  # validated params
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(200))
+    progress_done: Mapped[float] = mapped_column(Float, default=0.0)
+    progress_total: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    resume_of: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    runs: Mapped[list[Run]] = relationship(back_populates="job")
+
+
+class Run(Base):
+    """One training or evaluation run: its config, where it ran, how it went."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int | None] = mapped_column(ForeignKey("workspaces.id", ondelete="SET NULL"))
+    dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(100))  # e.g. "demo.classifier"
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    device: Mapped[str] = mapped_column(String(50), default="cpu")
+    device_name: Mapped[str] = mapped_column(String(200), default="")
+    dtype: Mapped[str] = mapped_column(String(20), default="float32")
+    seed: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="running", index=True)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)  # final metrics
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+
+    job: Mapped[Job | None] = relationship(back_populates="runs")
+    metrics: Mapped[list[MetricPoint]] = relationship(back_populates="run", cascade="all, delete-orphan")
+    artifacts: Mapped[list[Artifact]] = relationship(back_populates="run")
+
+
+class MetricPoint(Base):
+    """One point of a metric series: (run, name, step) -> value."""
+
+    __tablename__ = "metric_points"
+    __table_args__ = (Index("ix_metric_run_name_step", "run_id", "name", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    step: Mapped[float] = mapped_column(Float)
+    value: Mapped[float] = mapped_column(Float)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    run: Mapped[Run] = relationship(back_populates="metrics")
+
+
+class Artifact(Base):
+    """A file in the artifacts folder, addressed by the SHA-256 of its content."""
+
+    __tablename__ = "artifacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(50))  # checkpoint, figure, table, ...
+    name: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    relpath: Mapped[str] = mapped_column(Text)  # relative to the artifacts folder
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    run: Mapped[Run | None] = relationship(back_populates="artifacts")
+
+
+JOB_STATES = ("queued", "running", "cancelling", "cancelled", "failed", "done", "interrupted")
+ACTIVE_JOB_STATES = ("queued", "running", "cancelling")
+RUN_STATES = ("running", "done", "failed", "cancelled", "interrupted")
