@@ -1,0 +1,23 @@
+"""The application's shared services, handed to every page: settings, store, jobs, notices, shortcuts, undo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QUndoStack
+
+from engine.core.settings import Settings
+from engine.store.database import Store
+from gui.job_bridge import JobBridge
+from gui.notifications import NotificationCenter
+from gui.shortcuts import ShortcutRegistry
+
+
+@dataclass
+class AppServices:
+    settings: Settings
+    store: Store
+    jobs: JobBridge
+    notifications: NotificationCenter
+    shortcuts: ShortcutRegistry
+    undo_stack: QUndoStack
