@@ -19,7 +19,9 @@ class _Signals(QObject):
 
 
 class _Request(QRunnable):
-    def __init__(self, engine: InteractiveEngine, signals: _Signals, request_id: int, op: str, args: dict) -> None:
+    def __init__(
+        self, engine: InteractiveEngine, signals: _Signals, request_id: int, op: str, args: dict
+    ) -> None:
         super().__init__()
         self._engine, self._signals, self._id, self._op, self._args = engine, signals, request_id, op, args
 

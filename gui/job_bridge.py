@@ -50,9 +50,13 @@ class JobBridge(QObject):
         self.event.emit(event)
         data = event.data
         if event.type == "progress":
-            self.progress.emit(event.job, float(data["done"]), float(data["total"]), str(data.get("message", "")))
+            self.progress.emit(
+                event.job, float(data["done"]), float(data["total"]), str(data.get("message", ""))
+            )
         elif event.type == "metric":
-            self.metric.emit(event.job, data.get("run"), str(data["name"]), float(data["step"]), float(data["value"]))
+            self.metric.emit(
+                event.job, data.get("run"), str(data["name"]), float(data["step"]), float(data["value"])
+            )
         elif event.type == "log":
             self.log.emit(event.job, str(data.get("level", "info")), str(data.get("message", "")))
         elif event.type == "status":

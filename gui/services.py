@@ -1,4 +1,4 @@
-"""The application's shared services, handed to every page: settings, store, jobs, notices, shortcuts, undo."""
+"""The shared services every page is handed: settings, store, jobs, notices, shortcuts, undo."""
 
 from __future__ import annotations
 

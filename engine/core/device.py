@@ -31,27 +31,43 @@ def choose_device(preference: str = "auto", half_precision: bool = True) -> Devi
     """
     import torch
 
-    want = preference.lower()
-    if want not in {"auto", "cuda", "mps", "cpu"} and not want.startswith("cuda:"):
+    want = preference.strip().lower()
+    index_text = want.removeprefix("cuda:") if want.startswith("cuda:") else "0"
+    known = want in {"auto", "cuda", "mps", "cpu"} or want.startswith("cuda:")
+    if not known or not index_text.isdigit():
         from engine.core.errors import SettingsError
 
-        raise SettingsError(f"unknown device '{preference}'", "settings: device", "use auto, cuda, mps or cpu")
-    if want.startswith("cuda") or want == "auto":
-        if torch.cuda.is_available():
-            device = want if want.startswith("cuda:") else "cuda"
-            index = torch.device(device).index or 0
-            name = torch.cuda.get_device_name(index)
-            if not half_precision:
-                dtype = "float32"
-            elif torch.cuda.is_bf16_supported():
-                dtype = "bfloat16"
-            else:
-                dtype = "float16"
-            return DeviceChoice(device, dtype, name)
+        raise SettingsError(
+            f"unknown device '{preference}'",
+            "settings: device",
+            "use auto, cuda, cuda:N (N a number), mps or cpu",
+        )
+    if (want.startswith("cuda") or want == "auto") and torch.cuda.is_available():
+        device = want if want.startswith("cuda:") else "cuda"
+        index = int(index_text)
+        if index >= torch.cuda.device_count():
+            from engine.core.errors import SettingsError
+
+            raise SettingsError(
+                f"there is no CUDA device {index} (this machine has {torch.cuda.device_count()})",
+                "settings: device",
+                "pick an existing device number, or use cuda or auto",
+            )
+        name = torch.cuda.get_device_name(index)
+        if not half_precision:
+            dtype = "float32"
+        elif torch.version.hip or torch.cuda.get_device_capability(index)[0] >= 8:
+            # Not is_bf16_supported(): by default it also says yes to slow emulated bf16 (pre-Ampere)
+            # and asks about the current device rather than the chosen one.
+            dtype = "bfloat16"
+        else:
+            dtype = "float16"
+        return DeviceChoice(device, dtype, name)
     if want in {"auto", "mps"}:
         mps = getattr(torch.backends, "mps", None)
         if mps is not None and mps.is_available():
-            return DeviceChoice("mps", "float16" if half_precision and want == "mps" else "float32", "Apple MPS")
+            dtype = "float16" if half_precision and want == "mps" else "float32"
+            return DeviceChoice("mps", dtype, "Apple MPS")
     import platform
 
     return DeviceChoice("cpu", "float32", platform.processor() or platform.machine() or "CPU")

@@ -52,5 +52,5 @@ class SpecError(LanternError):
     """A job spec names an unknown job, has unknown fields, or values of the wrong type."""
 
 
-class JobCancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
+class JobCancelled(Exception):  # named for what it signals: control flow, not an error
     """Raised inside a job when the user asked it to stop; the runner records 'cancelled'."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -60,13 +61,21 @@ def settings_path() -> Path:
     return paths.config_dir() / "settings.json"
 
 
-def _migrate(document: dict) -> dict:
+def _migrate(document: dict, path: Path | None = None) -> dict:
     """Bring an older settings document up to SETTINGS_VERSION (version 0 had no 'version' key)."""
+    where = str(path or settings_path())
     version = document.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise SettingsError(
+            f"the settings file has an invalid version ({version!r})",
+            where,
+            'set "version" to a whole number, or delete the file to start with defaults',
+        )
     if version > SETTINGS_VERSION:
         raise SettingsError(
-            f"settings were written by a newer Lantern (version {version}, this one reads {SETTINGS_VERSION})",
-            str(settings_path()),
+            f"settings were written by a newer Lantern (version {version}, this one reads "
+            f"{SETTINGS_VERSION})",
+            where,
             "upgrade Lantern, or move the file aside to start with defaults",
         )
     if version == 0:
@@ -88,7 +97,7 @@ def load_settings(path: Path | None = None) -> Settings:
     if not isinstance(document, dict):
         raise SettingsError("the settings file must hold a JSON object", str(path), "delete the file")
     try:
-        return Settings.model_validate(_migrate(document))
+        return Settings.model_validate(_migrate(document, path))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise SettingsError(
@@ -100,7 +109,16 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write atomically so a crash mid-write never leaves a half file."""
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(settings.model_dump_json(indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    # A unique temporary name, so two processes saving at once never write into the same file.
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(settings.model_dump_json(indent=2))
+            handle.flush()
+            os.fsync(handle.fileno())  # the bytes reach the disk before the rename makes them the settings
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path

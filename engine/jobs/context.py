@@ -88,7 +88,8 @@ class JobContext:
         self.run_id = self.store.runs.create(
             name=name, kind=kind, config=config, device=self.device, seed=seed, job_id=self.job_id
         )
-        self.log(f"run #{self.run_id} started on {self.device.device} ({self.device.name}, {self.device.dtype})")
+        device = self.device
+        self.log(f"run #{self.run_id} started on {device.device} ({device.name}, {device.dtype})")
         return self.run_id
 
     def metrics(self, step: float, values: dict[str, float], run_id: int | None = None) -> None:

@@ -81,7 +81,9 @@ def result(job: int, value: dict[str, Any]) -> Event:
     return Event("result", job, {"value": value})
 
 
-def error(job: int, what: str, where: str = "", hint: str = "", error_type: str = "", traceback: str = "") -> Event:
+def error(
+    job: int, what: str, where: str = "", hint: str = "", error_type: str = "", traceback: str = ""
+) -> Event:
     return Event(
         "error",
         job,

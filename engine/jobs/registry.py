@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,11 @@ if TYPE_CHECKING:
 # Modules that register jobs; imported on first lookup so that importing the registry stays cheap
 # (and torch-free) for the GUI. A new capability adds its module here: one line.
 JOB_MODULES = ("engine.demo.jobs",)
+# Extra job modules (comma-separated import names) for plug-ins and tests; read on every lookup, and
+# inherited by spawned workers through the environment, so the parent and its workers agree.
+EXTRA_JOB_MODULES_ENV = "LANTERN_EXTRA_JOB_MODULES"
+
+log = logging.getLogger(__name__)
 
 
 class JobSpec(BaseModel):
@@ -38,7 +45,7 @@ class JobType:
 
 
 _JOBS: dict[str, JobType] = {}
-_loaded = False
+_loaded_modules: set[str] = set()
 
 
 def register_job(
@@ -55,12 +62,26 @@ def register_job(
     return decorate
 
 
+def job_modules() -> tuple[str, ...]:
+    """The modules that register jobs: JOB_MODULES plus those named in LANTERN_EXTRA_JOB_MODULES."""
+    extra = [name.strip() for name in os.environ.get(EXTRA_JOB_MODULES_ENV, "").split(",")]
+    return JOB_MODULES + tuple(name for name in extra if name and name not in JOB_MODULES)
+
+
 def _load() -> None:
-    global _loaded
-    if not _loaded:
-        for module in JOB_MODULES:
+    for module in job_modules():
+        if module in _loaded_modules:
+            continue
+        try:
             importlib.import_module(module)
-        _loaded = True
+        except ModuleNotFoundError as exc:
+            # Only the module itself being absent is tolerated (a slim install, a plug-in removed);
+            # a module that exists but fails to import is a bug and must surface.
+            parents = {module.rsplit(".", depth)[0] for depth in range(module.count(".") + 1)}
+            if exc.name not in parents:
+                raise
+            log.warning("job module %s is not installed; its jobs are unavailable", module)
+        _loaded_modules.add(module)
 
 
 def job_types() -> dict[str, JobType]:

@@ -71,8 +71,16 @@ class ArtifactRepository:
             # Copy then rename, so a crash never leaves a half-written file under a valid hash name.
             fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
             os.close(fd)
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
+            try:
+                shutil.copyfile(source, tmp)
+                os.replace(tmp, target)
+            except OSError as exc:
+                Path(tmp).unlink(missing_ok=True)
+                raise StoreError(
+                    f"the artifact file could not be stored ({exc.strerror or exc})",
+                    str(target),
+                    "free disk space or check the artifacts folder's permissions",
+                ) from exc
         with self._store.session() as session:
             artifact = Artifact(
                 run_id=run_id,
@@ -100,11 +108,16 @@ class ArtifactRepository:
             return [_record(a) for a in session.scalars(query)]
 
     def path(self, artifact: ArtifactRecord | int, verify: bool = False) -> Path:
-        """The artifact's file; ArtifactMissing if it was deleted (or, with verify, changed) behind our back."""
+        """The artifact's file; ArtifactMissing if it was deleted, or changed behind the store's back.
+
+        A changed size is always caught; `verify` also re-hashes the content to catch same-size edits.
+        """
         record = self.get(artifact) if isinstance(artifact, int) else artifact
         if record is None:
             raise ArtifactMissing(
-                f"artifact {artifact} is not in the store", self._store.display_url, "pick an existing artifact"
+                f"artifact {artifact} is not in the store",
+                self._store.display_url,
+                "pick an existing artifact",
             )
         target = self.root / record.relpath
         if not target.is_file():

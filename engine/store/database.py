@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
-import shutil
+import math
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.core.errors import CorruptDatabase, DatabaseUnreachable, StoreError
@@ -67,8 +70,24 @@ class Store:
         self.engine.dispose()
 
 
+URL_WHERE = "settings: database URL / LANTERN_DATABASE_URL"
+URL_HINT = "use sqlite:///path/to/file.db or postgresql+psycopg://user@host/dbname"
+
+
+def parse_url(url: str) -> URL:
+    """Parse a database URL; a malformed one (bad syntax, a port that is not a number) is a StoreError."""
+    try:
+        parsed = make_url(url)
+        parsed.port  # noqa: B018 - make_url accepts "host:abc"; reading the port is what rejects it
+    except (ArgumentError, ValueError) as exc:
+        # Unparsable, so hide_password cannot help: mask whatever sits between "user:" and "@".
+        masked = re.sub(r"(://[^/@:]*:)[^?]*@", r"\1***@", url)
+        raise StoreError(f"'{masked}' is not a database URL ({exc})", URL_WHERE, URL_HINT) from exc
+    return parsed
+
+
 def _sqlite_path(url: str) -> Path | None:
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
         return None
     database = parsed.database
@@ -81,19 +100,25 @@ def _check_sqlite_file(path: Path) -> None:
     """Refuse a file that is not a healthy SQLite database, without touching it."""
     if not path.exists() or path.stat().st_size == 0:
         return
+    # A read-only look at a WAL-mode file creates empty -wal/-shm files; take back those we made.
+    companions = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    ours = [companion for companion in companions if not companion.exists()]
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # as_uri() percent-encodes '?', '#' and '%', which would otherwise cut the file name short.
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             row = connection.execute("PRAGMA quick_check").fetchone()
         finally:
             connection.close()
     except sqlite3.DatabaseError as exc:
+        _remove_empty(ours)
         raise CorruptDatabase(
             f"the database file is damaged or is not a SQLite database ({exc})",
             str(path),
             _restore_hint(path),
         ) from exc
     if not row or row[0] != "ok":
+        _remove_empty(ours)
         raise CorruptDatabase(
             f"the database failed its integrity check ({row[0] if row else 'no answer'})",
             str(path),
@@ -101,11 +126,23 @@ def _check_sqlite_file(path: Path) -> None:
         )
 
 
+def _remove_empty(files: list[Path]) -> None:
+    """Delete files our own read-only check created, unless something wrote to them since."""
+    wal = [f for f in files if f.name.endswith("-wal")]
+    if any(f.exists() and f.stat().st_size > 0 for f in wal):
+        return
+    for file in files:
+        file.unlink(missing_ok=True)
+
+
 def _restore_hint(path: Path) -> str:
     backups = sorted(path.parent.glob(path.name + ".bak-*"))
     if backups:
         return f"restore the latest backup ({backups[-1]}) or move the damaged file aside to start afresh"
-    return "move the damaged file aside (Lantern then creates a new one) or point the settings at another database"
+    return (
+        "move the damaged file aside (Lantern then creates a new one) "
+        "or point the settings at another database"
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -121,16 +158,41 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
 
+def _finite_json(value: Any) -> Any:
+    """NaN and infinities as strings: PostgreSQL's JSON has no such numbers (SQLite's Python JSON does)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _finite_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_json(item) for item in value]
+    return value
+
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _restore_non_finite(value: Any) -> Any:
+    if isinstance(value, str):
+        return _NON_FINITE.get(value, value)
+    if isinstance(value, dict):
+        return {key: _restore_non_finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_restore_non_finite(item) for item in value]
+    return value
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(_finite_json(value))
+
+
+def _json_loads(text: str) -> Any:
+    return _restore_non_finite(json.loads(text))
+
+
 def create_db_engine(url: str) -> Engine:
     """An SQLAlchemy engine for the URL, with a clear error for a malformed one."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(
-            f"'{url}' is not a database URL",
-            "settings: database URL / LANTERN_DATABASE_URL",
-            "use sqlite:///path/to/file.db or postgresql+psycopg://user@host/dbname",
-        ) from exc
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         path = _sqlite_path(url)
@@ -141,12 +203,24 @@ def create_db_engine(url: str) -> Engine:
         return engine
     if backend == "postgresql":
         try:
-            return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+            return create_engine(
+                url,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": 5},
+                json_serializer=_json_dumps,
+                json_deserializer=_json_loads,
+            )
         except ModuleNotFoundError as exc:
             raise StoreError(
                 f"the PostgreSQL driver is not installed ({exc.name})",
-                make_url(url).render_as_string(hide_password=True),
+                parsed.render_as_string(hide_password=True),
                 "pip install 'lantern-workbench[postgres]'",
+            ) from exc
+        except NoSuchModuleError as exc:
+            raise StoreError(
+                f"the database driver '{parsed.drivername}' is not known",
+                parsed.render_as_string(hide_password=True),
+                "use postgresql+psycopg:// (with the psycopg package installed)",
             ) from exc
     raise StoreError(
         f"database backend '{backend}' is not supported",
@@ -181,14 +255,16 @@ def open_store(settings: Settings | None = None, url: str | None = None, migrate
 
     settings = settings or load_settings()
     url = url or settings.resolved_database_url()
+    shown = parse_url(url).render_as_string(hide_password=True)
     sqlite_path = _sqlite_path(url)
     if sqlite_path is not None:
         _check_sqlite_file(sqlite_path)
     engine = create_db_engine(url)
-    shown = make_url(url).render_as_string(hide_password=True)
     try:
         with engine.connect() as connection:
             current = migrations.current_revision(connection)
+            tables = inspect(connection).get_table_names() if current is None else []
+            foreign = sorted(set(tables) - {"alembic_version"})
     except OperationalError as exc:
         engine.dispose()
         if sqlite_path is not None:
@@ -205,7 +281,17 @@ def open_store(settings: Settings | None = None, url: str | None = None, migrate
         ) from exc
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise StoreError(f"the database cannot be read ({exc})", shown, "check the URL and permissions") from exc
+        raise StoreError(
+            f"the database cannot be read ({exc})", shown, "check the URL and permissions"
+        ) from exc
+    if foreign:
+        engine.dispose()
+        listed = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise StoreError(
+            f"the database holds tables that are not Lantern's ({listed})",
+            str(sqlite_path) if sqlite_path is not None else shown,
+            "point Lantern at an empty database or at one it created; it leaves this one alone",
+        )
     head = migrations.head_revision()
     if migrate and current != head:
         if current is not None and current not in migrations.known_revisions():
@@ -220,7 +306,7 @@ def open_store(settings: Settings | None = None, url: str | None = None, migrate
             log.info("backed up %s to %s before migrating %s -> %s", sqlite_path, backup, current, head)
         try:
             migrations.upgrade(engine)
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # any failure inside a migration rolls it back; report it the same way
             engine.dispose()
             raise StoreError(
                 f"migrating the database to {head} failed ({exc})",

@@ -6,9 +6,9 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select, update
 
-from engine.store.models import ACTIVE_JOB_STATES, JOB_STATES, Job, utcnow
+from engine.store.models import ACTIVE_JOB_STATES, JOB_STATES, Job, Run, utcnow
 from engine.store.records import JobRecord
 
 if TYPE_CHECKING:
@@ -83,18 +83,24 @@ class JobRepository:
         """Move a job to `status`; a job already in a final state keeps it (the first verdict wins)."""
         if status not in JOB_STATES:
             raise ValueError(f"unknown job state {status!r}")
+        unknown = set(fields) - set(Job.__table__.columns.keys())
+        if unknown:
+            raise ValueError(f"jobs have no field(s) {sorted(unknown)}")
+        values: dict[str, Any] = {**fields, "status": status}
+        if status == "running":
+            # A cancel requested before the worker got going must survive the worker's "running".
+            values["status"] = case((Job.status == "cancelling", "cancelling"), else_="running")
+            values["host"] = case((Job.started_at.is_(None), socket.gethostname()), else_=Job.host)
+            values["started_at"] = func.coalesce(Job.started_at, utcnow())
+        if status in FINAL_JOB_STATES:
+            values["finished_at"] = utcnow()
+        # One conditional UPDATE, not read-then-write: a verdict another process commits in between
+        # (the worker's "done" against the GUI's cancel) is seen by the WHERE and never overwritten.
         with self._store.session() as session:
-            job = session.get(Job, job_id)
-            if job is None or job.status in FINAL_JOB_STATES:
-                return
-            job.status = status
-            for key, value in fields.items():
-                setattr(job, key, value)
-            if status == "running" and job.started_at is None:
-                job.started_at = utcnow()
-                job.host = socket.gethostname()
-            if status in FINAL_JOB_STATES:
-                job.finished_at = utcnow()
+            session.execute(
+                update(Job).where(Job.id == job_id, Job.status.not_in(FINAL_JOB_STATES)).values(values),
+                execution_options={"synchronize_session": False},
+            )
 
     def set_progress(self, job_id: int, done: float, total: float, message: str = "") -> None:
         with self._store.session() as session:
@@ -107,11 +113,13 @@ class JobRepository:
     def request_cancel(self, job_id: int) -> bool:
         """Ask a job to stop; the worker sees this between steps (also from another process or host)."""
         with self._store.session() as session:
-            job = session.get(Job, job_id)
-            if job is None or job.status not in ACTIVE_JOB_STATES:
-                return False
-            job.status = "cancelling"
-            return True
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status.in_(ACTIVE_JOB_STATES))
+                .values(status="cancelling"),
+                execution_options={"synchronize_session": False},
+            )
+            return bool(result.rowcount)
 
     def cancel_requested(self, job_id: int) -> bool:
         with self._store.session() as session:
@@ -119,14 +127,23 @@ class JobRepository:
 
     def mark_interrupted(self, job_id: int, reason: str) -> bool:
         """Record that a job's process died without a verdict; its running runs become interrupted too."""
+        now = utcnow()
         with self._store.session() as session:
-            job = session.get(Job, job_id)
-            if job is None or job.status in FINAL_JOB_STATES:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status.not_in(FINAL_JOB_STATES))
+                .values(status="interrupted", error=reason, finished_at=now),
+                execution_options={"synchronize_session": False},
+            )
+            if not result.rowcount:
                 return False
-            job.status = "interrupted"
-            job.error = reason
-            job.finished_at = utcnow()
-        self._store.runs.mark_interrupted(job_id)
+            # Same transaction as the job, so a crash here never leaves its runs "running" forever.
+            session.execute(
+                update(Run)
+                .where(Run.job_id == job_id, Run.status == "running")
+                .values(status="interrupted", finished_at=now),
+                execution_options={"synchronize_session": False},
+            )
         return True
 
     def recover_dead(self, is_alive: Callable[[int | None], bool] = pid_alive) -> list[int]:

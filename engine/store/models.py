@@ -2,19 +2,60 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+class MetricValue(TypeDecorator[float]):
+    """A float column that keeps NaN on SQLite too.
+
+    SQLite turns a NaN parameter into NULL (which the NOT NULL column refuses), so a diverged loss would
+    crash the run; there NaN is stored as the text 'NaN' (a REAL column keeps non-numeric text as is).
+    PostgreSQL stores NaN natively. The schema is a plain FLOAT either way.
+    """
+
+    impl = Float
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # Replaces Float's own SQLite processor, which would turn the text back into a NaN float.
+        def process(value: float | None) -> float | str | None:
+            if value is None:
+                return None
+            number = float(value)
+            return "NaN" if math.isnan(number) else number
+
+        return process
+
+    def process_result_value(self, value: float | str | None, dialect: Dialect) -> float | None:
+        return float(value) if isinstance(value, str) else value
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
 
 
 class Workspace(Base):
@@ -103,7 +144,7 @@ class MetricPoint(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
     step: Mapped[float] = mapped_column(Float)
-    value: Mapped[float] = mapped_column(Float)
+    value: Mapped[float] = mapped_column(MetricValue)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     run: Mapped[Run] = relationship(back_populates="metrics")

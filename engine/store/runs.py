@@ -108,9 +108,11 @@ class RunRepository:
     def list(self, text: str = "", status: str | None = None, limit: int = 1000) -> list[RunRecord]:
         """Newest first; `text` matches the run's name, kind or status (case-insensitive)."""
         query = select(Run).order_by(Run.id.desc()).limit(limit)
-        if text.strip():
-            pattern = f"%{text.strip()}%"
-            query = query.where(or_(Run.name.ilike(pattern), Run.kind.ilike(pattern), Run.status.ilike(pattern)))
+        needle = text.strip()
+        if needle:
+            # autoescape: a '%' or '_' the user types is a character to find, not a wildcard.
+            columns = (Run.name, Run.kind, Run.status)
+            query = query.where(or_(*(column.icontains(needle, autoescape=True) for column in columns)))
         if status:
             query = query.where(Run.status == status)
         with self._store.session() as session:
@@ -118,11 +120,13 @@ class RunRepository:
 
     def for_job(self, job_id: int) -> list[RunRecord]:
         with self._store.session() as session:
-            return [_record(r) for r in session.scalars(select(Run).where(Run.job_id == job_id).order_by(Run.id))]
+            query = select(Run).where(Run.job_id == job_id).order_by(Run.id)
+            return [_record(r) for r in session.scalars(query)]
 
     def metrics(self, run_id: int, names: Iterable[str] | None = None) -> dict[str, MetricSeries]:
         """Every series of a run, keyed by metric name, points in step order."""
-        query = select(MetricPoint.name, MetricPoint.step, MetricPoint.value).where(MetricPoint.run_id == run_id)
+        query = select(MetricPoint.name, MetricPoint.step, MetricPoint.value)
+        query = query.where(MetricPoint.run_id == run_id)
         wanted = list(names) if names is not None else None
         if wanted is not None:
             query = query.where(MetricPoint.name.in_(wanted))

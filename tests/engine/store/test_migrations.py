@@ -1,0 +1,251 @@
+"""Migrations: applied when a store opens, never twice, atomic, refused when newer, backed up on SQLite."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from engine.core.device import DeviceChoice
+from engine.core.errors import StoreError
+from engine.store import Store, migrations, open_store
+from engine.store.database import backup_sqlite
+from engine.store.models import Base
+
+CPU = DeviceChoice("cpu", "float32", "test CPU")
+
+TEST_REVISION = '''"""test-only second revision"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("test_notes", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("text", sa.Text))
+    op.execute("INSERT INTO test_notes (id, text) VALUES (1, 'migrated')")
+    {failure}
+
+
+def downgrade() -> None:
+    op.drop_table("test_notes")
+'''
+
+
+def _version(store_or_url: Store | str) -> list[str]:
+    engine = store_or_url.engine if isinstance(store_or_url, Store) else create_engine(store_or_url)
+    with engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if not isinstance(store_or_url, Store):
+        engine.dispose()
+    return versions
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        names = set(inspect(connection).get_table_names())
+    engine.dispose()
+    return names
+
+
+def _backups(url: str) -> list[Path]:
+    if not url.startswith("sqlite"):
+        return []
+    path = Path(url.removeprefix("sqlite:///"))
+    return sorted(path.parent.glob(path.name + ".bak-*"))
+
+
+@pytest.fixture
+def newer_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Point the store at a copy of its migrations plus a real revision 0002 (optionally failing)."""
+
+    def install(fail: bool = False) -> str:
+        location = tmp_path / "migrations-with-0002"
+        shutil.copytree(migrations.SCRIPT_LOCATION, location, ignore=shutil.ignore_patterns("__pycache__"))
+        failure = 'raise RuntimeError("0002 cannot convert a row")' if fail else "pass"
+        (location / "versions" / "0002_test_notes.py").write_text(
+            TEST_REVISION.format(failure=failure), encoding="utf-8"
+        )
+        monkeypatch.setattr(migrations, "SCRIPT_LOCATION", location)
+        assert migrations.head_revision() == "0002"
+        return "0002"
+
+    return install
+
+
+def test_a_new_store_is_migrated_to_head(any_store: Store) -> None:
+    assert migrations.head_revision() == "0001"
+    assert _version(any_store) == [migrations.head_revision()]
+    with any_store.engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+    assert tables == set(Base.metadata.tables) | {"alembic_version"}
+
+
+def test_the_migrated_schema_matches_the_models(any_store: Store) -> None:
+    """Autogenerate finds nothing to do: the migration files and models.py describe the same schema."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with any_store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_reopening_does_not_migrate_again_or_lose_data(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(url=store_url)
+    run_id = store.runs.create(name="kept", kind="test", config={"lr": 0.1}, device=CPU)
+    store.runs.add_metrics(run_id, [("loss", 1, 0.5)])
+    store.close()
+
+    def no_upgrade(engine: object, revision: str = "head") -> None:
+        raise AssertionError("an up-to-date store must not be migrated again")
+
+    monkeypatch.setattr(migrations, "upgrade", no_upgrade)
+    for _ in range(2):
+        store = open_store(url=store_url)
+        assert store.runs.get(run_id).config == {"lr": 0.1}
+        assert store.runs.metrics(run_id)["loss"].values == [0.5]
+        store.close()
+    assert _version(store_url) == ["0001"]
+    assert _backups(store_url) == []
+
+
+def test_a_newer_schema_is_refused_and_left_untouched(store_url: str, backend: str) -> None:
+    store = open_store(url=store_url)
+    run_id = store.runs.create(name="from the future", kind="test", config={}, device=CPU)
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    store.close()
+    path = Path(store_url.removeprefix("sqlite:///"))
+    before = path.read_bytes() if backend == "sqlite" else b""
+    with pytest.raises(StoreError) as caught:
+        open_store(url=store_url)
+    assert "(0099) is newer than this Lantern knows" in caught.value.what
+    assert "upgrade Lantern" in caught.value.hint
+    assert _version(store_url) == ["0099"]
+    if backend == "sqlite":
+        assert path.read_bytes() == before
+        assert _backups(store_url) == []
+    store = open_store(url=store_url, migrate=False)
+    assert store.runs.get(run_id).name == "from the future"
+    store.close()
+
+
+def test_an_older_store_is_backed_up_then_migrated_keeping_its_data(
+    store_url: str,
+    backend: str,
+    newer_head,  # type: ignore[no-untyped-def]
+) -> None:
+    store = open_store(url=store_url)
+    run_id = store.runs.create(name="before 0002", kind="test", config={}, device=CPU)
+    store.close()
+    newer_head()
+    store = open_store(url=store_url)
+    assert _version(store) == ["0002"]
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT text FROM test_notes")).scalars().all() == ["migrated"]
+    assert store.runs.get(run_id).name == "before 0002"
+    store.close()
+    if backend == "sqlite":
+        [backup] = _backups(store_url)
+        assert backup.name.endswith("-before-0002")
+        copy = sqlite3.connect(backup)
+        assert copy.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert copy.execute("SELECT name FROM runs").fetchall() == [("before 0002",)]
+        copy.close()
+    # A second opening finds nothing to do and makes no second backup.
+    open_store(url=store_url).close()
+    assert len(_backups(store_url)) == (1 if backend == "sqlite" else 0)
+
+
+def test_a_new_database_is_migrated_straight_to_head_without_a_backup(
+    store_url: str,
+    newer_head,  # type: ignore[no-untyped-def]
+) -> None:
+    newer_head()
+    store = open_store(url=store_url)
+    assert _version(store) == ["0002"]
+    store.close()
+    assert _backups(store_url) == []
+
+
+def test_a_failed_migration_rolls_back_completely(
+    store_url: str,
+    backend: str,
+    newer_head,  # type: ignore[no-untyped-def]
+) -> None:
+    store = open_store(url=store_url)
+    run_id = store.runs.create(name="survivor", kind="test", config={}, device=CPU)
+    store.close()
+    newer_head(fail=True)
+    with pytest.raises(StoreError) as caught:
+        open_store(url=store_url)
+    assert "migrating the database to 0002 failed" in caught.value.what
+    assert "0002 cannot convert a row" in caught.value.what
+    assert "left as it was" in caught.value.hint
+    # All of 0002 or none of it: its table (created before the failure) is gone again.
+    assert "test_notes" not in _tables(store_url)
+    assert _version(store_url) == ["0001"]
+    store = open_store(url=store_url, migrate=False)
+    assert store.runs.get(run_id).name == "survivor"
+    store.close()
+    if backend == "sqlite":
+        assert len(_backups(store_url)) == 1
+
+
+def _open_and_report(url: str, barrier: Any) -> None:
+    barrier.wait(timeout=60)
+    store = open_store(url=url)
+    store.runs.list()
+    store.close()
+
+
+def test_two_processes_opening_a_new_database_at_once_both_succeed(store_url: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    workers = [context.Process(target=_open_and_report, args=(store_url, barrier)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert _version(store_url) == ["0001"]
+
+
+def test_backup_sqlite_copies_a_live_database_including_its_wal(tmp_path: Path) -> None:
+    path = tmp_path / "live.db"
+    store = open_store(url=f"sqlite:///{path}")
+    store.runs.create(name="checkpointed", kind="test", config={}, device=CPU)
+    store.close()
+    writer = sqlite3.connect(path)
+    writer.execute("PRAGMA wal_autocheckpoint=0")  # keep the next rows in the WAL only
+    writer.execute(
+        "INSERT INTO runs (name, kind, config, device, device_name, dtype, status, summary, created_at) "
+        "VALUES ('only in the wal', 'test', '{}', 'cpu', '', 'float32', 'running', '{}', '2026-01-01')"
+    )
+    writer.commit()
+    assert path.with_name("live.db-wal").stat().st_size > 0
+
+    backup = backup_sqlite(path, "test")
+
+    writer.close()
+    assert backup.parent == path.parent
+    assert backup.name.startswith("live.db.bak-") and backup.name.endswith("-test")
+    copy = sqlite3.connect(backup)
+    assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    names = [row[0] for row in copy.execute("SELECT name FROM runs ORDER BY id")]
+    assert names == ["checkpointed", "only in the wal"]
+    assert copy.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+    copy.close()
