@@ -22,7 +22,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+import traceback
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -131,27 +134,57 @@ def measure_startup(runs: int) -> dict[str, Any]:
 
 
 class Heartbeat:
-    """A 5 ms timer on the GUI thread; a late tick means the thread was busy (a stall) for that long."""
+    """A 5 ms timer on the GUI thread; a late tick means the thread was busy (a stall) for that long.
+
+    A watchdog thread notes where the GUI thread is whenever a tick is overdue, so the longest stall can
+    be put down to the code that caused it (or to none: Qt's own painting, or the CPU being elsewhere).
+    """
 
     def __init__(self, interval_ms: int = HEARTBEAT_MS) -> None:
         from PySide6.QtCore import Qt, QTimer
 
         self.interval_s = interval_ms / 1000
         self.ticks: list[float] = []
+        self.samples: list[tuple[float, str]] = []  # (when, innermost Python frames of the GUI thread)
         self.timer = QTimer()
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+        self._gui_thread = threading.get_ident()
+        self._stop = threading.Event()
 
     def start(self) -> None:
         self.ticks = [time.perf_counter()]
+        self.samples = []
+        self._stop.clear()
+        threading.Thread(target=self._watch, name="heartbeat-watchdog", daemon=True).start()
         self.timer.start()
 
     def stop(self) -> list[float]:
         """Stalls in ms: each gap between ticks minus the interval (never below zero)."""
         self.timer.stop()
+        self._stop.set()
         gaps = [b - a for a, b in zip(self.ticks, self.ticks[1:], strict=False)]
         return [max(0.0, (gap - self.interval_s) * 1000) for gap in gaps]
+
+    def longest_stall_where(self) -> str:
+        """The GUI thread's Python frames most often seen during the longest stall."""
+        if len(self.ticks) < 2:
+            return ""
+        start, end = max(zip(self.ticks, self.ticks[1:], strict=False), key=lambda pair: pair[1] - pair[0])
+        seen = Counter(where for when, where in self.samples if start <= when <= end)
+        return seen.most_common(1)[0][0] if seen else "no Python frame (Qt itself, or the CPU was elsewhere)"
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.01):
+            if time.perf_counter() - self.ticks[-1] < 0.05:
+                continue
+            frame = sys._current_frames().get(self._gui_thread)
+            if frame is None:
+                continue
+            frames = traceback.extract_stack(frame)[-6:]
+            where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+            self.samples.append((time.perf_counter(), where))
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -211,7 +244,9 @@ def measure_stalls(epochs: int) -> dict[str, Any]:
         spec = {"job": "demo.train_classifier", "params": {"epochs": epochs, "name": "bench: stall"}}
         started = time.perf_counter()
         heartbeat.start()
+        submit_started = time.perf_counter()
         job_id = page.submit(spec)
+        submit_ms = (time.perf_counter() - submit_started) * 1000  # validation, job record, process start
         if job_id is None:
             raise SystemExit("the training job did not start; the log file says why")
         while job_id not in final:
@@ -222,11 +257,14 @@ def measure_stalls(epochs: int) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         run_loop(0.3)  # the last coalesced redraw
         busy = heartbeat.stop()
+        where = heartbeat.longest_stall_where()
         runs = services.store.runs.for_job(job_id)
         plotted = page.plot.point_count(run_label(runs[0]), "train_loss") if runs else 0
         return {
             "idle_ms": idle,
             "busy_ms": busy,
+            "submit_ms": submit_ms,
+            "longest_stall_where": where,
             "job_status": final[job_id],
             "job_seconds": elapsed,
             "metric_events": metrics["count"],
@@ -321,8 +359,10 @@ def render(rows: list[Row], startup: dict[str, Any] | None, stalls: dict[str, An
             f"({stalls['epochs']} epochs) ran {stalls['job_seconds']:.1f} s -> {stalls['job_status']}, "
             f"{stalls['metric_events']} metric events, "
             f"{stalls['train_loss_points_plotted']} train_loss points plotted; "
-            f"peer: {len(stalls['idle_ms'])} heartbeats idle"
+            f"peer: {len(stalls['idle_ms'])} heartbeats idle; the submit call itself (spec check, "
+            f"job record, process start) held the GUI thread {stalls['submit_ms']:.0f} ms"
         )
+        out.append(f"longest stall spent in: {stalls['longest_stall_where']}")
     return "\n".join(out)
 
 

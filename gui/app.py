@@ -105,10 +105,10 @@ def create_main_window(services: AppServices) -> MainWindow:
 def shutdown(services: AppServices | None, widgets: Iterable[QWidget] = ()) -> None:
     """Stop the jobs bridge, close every window, delete our windows and pages, and let Qt run the deletions.
 
-    pyqtgraph's ImageView aborts the interpreter at exit under PySide6 6.12 unless its widget is deleted
-    while the QApplication still exists; this order makes that true for every page. Only widgets Lantern
-    owns are deleted (every MainWindow and its pages, plus `widgets`): pyqtgraph keeps hidden parentless
-    helper widgets of its own, and deleting those from here crashes the interpreter at exit.
+    Pages (pyqtgraph plots among them) are deleted while the QApplication still exists, never by the
+    interpreter's teardown. Only widgets Lantern owns are deleted (every MainWindow and its pages, plus
+    `widgets`): pyqtgraph keeps parentless helper widgets of its own, and deleting those from here makes
+    PySide6 6.12 segfault at exit.
     """
     if services is not None:
         try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
+import shiboken6
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QPixmap
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QPaintEvent, QPixmap
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
@@ -29,7 +31,6 @@ from gui.pages.annotate import AnnotatePage
 from gui.pages.attribution import AttributionPage
 from gui.pages.augment import AugmentPage
 from gui.pages.relational import RelationalPage
-from gui.pages.runs import RunsPage
 from gui.services import AppServices
 from gui.settings_dialog import SettingsDialog
 from gui.shortcuts import ShortcutsDialog
@@ -49,6 +50,25 @@ def app_version() -> str:
         return "dev"
 
 
+PageFactory = Callable[[], QWidget]
+
+
+def runs_page(services: AppServices) -> QWidget:
+    # Imported here: the Runs page brings pyqtgraph (and numpy), which the first paint need not wait for.
+    from gui.pages.runs import RunsPage
+
+    return RunsPage(services)
+
+
+class LoadingPage(QLabel):
+    """Stands in for a page that is built right after the window's first paint."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__(f"Loading {title}…")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setProperty("role", "muted")
+
+
 def device_text(settings: Settings) -> str:
     """The device preference as set (the GUI never asks torch what is present)."""
     return f"Device: {settings.device}" + (" · half precision" if settings.half_precision else " · float32")
@@ -62,6 +82,8 @@ class MainWindow(QMainWindow):
         self.services = services
         self._pages: dict[str, QWidget] = {}
         self._titles: dict[str, str] = {}
+        self._factories: dict[str, PageFactory] = {}  # pages not built yet, by key
+        self._awaiting_first_paint = True
         self.setWindowTitle("Lantern")
         self.setMinimumSize(720, 480)
         self.resize(DEFAULT_SIZE)
@@ -95,7 +117,7 @@ class MainWindow(QMainWindow):
         self._update_status_bar()
 
         self._build_menus()
-        self.add_page("runs", "Runs", RunsPage(services), icon("runs"))
+        self.add_page("runs", "Runs", lambda: runs_page(services), icon("runs"))
         self.add_page("augment", "Augment", AugmentPage(services), icon("augment"))
         self.add_page("annotate", "Annotate", AnnotatePage(services), icon("annotate"))
         self.add_page("relational", "Relational", RelationalPage(services), icon("relational"))
@@ -196,14 +218,23 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     # pages
-    def add_page(self, key: str, title: str, widget: QWidget, icon: QIcon | None = None) -> None:
-        """Append a workspace: a navigation entry, a page in the stack, and Ctrl+N for the first nine."""
+    def add_page(
+        self, key: str, title: str, widget: QWidget | PageFactory, icon: QIcon | None = None
+    ) -> None:
+        """Append a workspace: a navigation entry, a page in the stack, and Ctrl+N for the first nine.
+
+        `widget` may be a factory (no arguments): the page is then built just after the window's first
+        paint, or at once when someone asks for it (page(), pages(), showing it after the first paint).
+        """
         if key in self._pages:
             raise ValueError(f"a page named {key!r} is already in the window")
         item = QListWidgetItem(icon or QIcon(), title)
         item.setData(Qt.ItemDataRole.UserRole, key)
         item.setSizeHint(QSize(0, 40))
         self.navigation.addItem(item)
+        if not isinstance(widget, QWidget):
+            self._factories[key] = widget
+            widget = LoadingPage(title)
         self.stack.addWidget(widget)
         self._pages[key] = widget
         self._titles[key] = title
@@ -223,24 +254,59 @@ class MainWindow(QMainWindow):
         self.navigation.setCurrentRow(keys.index(key))
 
     def page(self, key: str) -> QWidget:
-        return self._pages[key]
+        return self._build(key)
 
     def current_page_key(self) -> str:
         return list(self._pages)[self.stack.currentIndex()]
 
     def pages(self) -> dict[str, QWidget]:
+        """Every page, built."""
+        self.build_pages()
         return dict(self._pages)
+
+    def is_built(self, key: str) -> bool:
+        return key not in self._factories
+
+    def build_pages(self) -> None:
+        for key in list(self._factories):
+            self._build(key)
+
+    def _build(self, key: str) -> QWidget:
+        factory = self._factories.pop(key, None)
+        if factory is None:
+            return self._pages[key]
+        stand_in = self._pages[key]
+        index = self.stack.indexOf(stand_in)
+        shown = self.stack.currentIndex()
+        page = factory()
+        self.stack.insertWidget(index, page)
+        self.stack.removeWidget(stand_in)
+        stand_in.deleteLater()
+        self.stack.setCurrentIndex(shown)
+        self._pages[key] = page
+        return page
 
     def _on_navigation(self, row: int) -> None:
         if row < 0:
             return
-        self.stack.setCurrentIndex(row)
         key = list(self._pages)[row]
+        if not self._awaiting_first_paint:
+            self._build(key)
+        self.stack.setCurrentIndex(row)
         self.setWindowTitle(f"{self._titles[key]} — Lantern")
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self._awaiting_first_paint:
+            # The window is on screen: build the remaining pages on the next turn of the event loop.
+            self._awaiting_first_paint = False
+            QTimer.singleShot(0, self, self.build_pages)  # dropped if the window is deleted first
 
     def release_pages(self) -> None:
         """Before exit: let each page stop its own work, then close it and schedule its deletion."""
         for page in self._pages.values():
+            if not shiboken6.isValid(page):
+                continue  # already deleted (released before, or deleted by its owner)
             stop = getattr(page, "shutdown", None)
             if callable(stop):
                 stop()

@@ -120,9 +120,6 @@ def _load_model(
     model = SmallCNN.from_config(checkpoint.meta["model"])
     model.load_state_dict(checkpoint.model_state)
     model.to(device).eval()
-    # Entries of other versions of the same artifact id can never be asked for again.
-    for stale in [k for k in cache if k.startswith(f"{_CACHE_PREFIX}{artifact_id}/")]:
-        del cache[stale]
     cache[key] = (model, checkpoint.meta)
     return model, checkpoint.meta, time.perf_counter() - started, False
 

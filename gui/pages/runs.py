@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.core.errors import ArtifactMissing, LanternError
+from engine.jobs.events import Event
 from engine.store.jobs import FINAL_JOB_STATES
 from engine.store.records import ArtifactRecord, RunRecord
 from gui.dialogs.train_classifier import TrainClassifierDialog
@@ -76,6 +78,7 @@ class RunDetails(QFrame):
         super().__init__(parent)
         self.setProperty("role", "card")
         self.run: RunRecord | None = None
+        self._duration_item: QTreeWidgetItem | None = None
         self.artifact_states: dict[int, bool] = {}  # artifact id -> file present
         self.title = QLabel("No run selected", self)
         self.title.setObjectName("runDetailsTitle")
@@ -131,6 +134,7 @@ class RunDetails(QFrame):
     ) -> None:
         self.run = run
         self.artifact_states = dict(present)
+        self._duration_item = None
         self.tree.clear()
         self.artifacts.setRowCount(0)
         if run is None:
@@ -160,7 +164,7 @@ class RunDetails(QFrame):
             ("finished", finished.strftime("%Y-%m-%d %H:%M:%S") if finished else ""),
             ("duration", format_duration(run_duration(run))),
         ]
-        self._section("Overview", overview)
+        self._duration_item = self._section("Overview", overview).child(len(overview) - 1)
         self._section(
             "Summary", [(k, _format_value(v)) for k, v in sorted(run.summary.items())], "no summary yet"
         )
@@ -192,7 +196,12 @@ class RunDetails(QFrame):
             label = f"Artifacts ({missing} missing)"
         self.tabs.setTabText(1, label)
 
-    def _section(self, title: str, rows: list[tuple[str, str]], empty: str = "") -> None:
+    def tick(self) -> None:
+        """Move a running run's elapsed time on (the rest of the record changes only on refresh)."""
+        if self.run is not None and self.run.status == "running" and self._duration_item is not None:
+            self._duration_item.setText(1, format_duration(run_duration(self.run)))
+
+    def _section(self, title: str, rows: list[tuple[str, str]], empty: str = "") -> QTreeWidgetItem:
         section = QTreeWidgetItem(self.tree, [title])
         font = section.font(0)
         font.setBold(True)
@@ -207,6 +216,7 @@ class RunDetails(QFrame):
             item.setForeground(0, QColor(MUTED))
             item.setToolTip(1, value)
         section.setExpanded(True)
+        return section
 
     def details_text(self) -> str:
         """Everything the details tree shows, one `key: value` a line (for copying and tests)."""
@@ -235,6 +245,7 @@ class RunsPage(QWidget):
         self._shown: dict[int, str] = {}  # run id -> plot label of the runs on the plot
         self._warned_missing: set[int] = set()  # artifacts already reported missing this session
         self.train_dialog: TrainClassifierDialog | None = None
+        self._shut_down = False
         self.setObjectName("page-runs")
 
         self._build()
@@ -364,6 +375,8 @@ class RunsPage(QWidget):
         jobs = self.services.jobs
         jobs.metric.connect(self._on_metric)
         jobs.status.connect(self._on_status)
+        jobs.event.connect(self._on_event)
+        self.table.clock.timeout.connect(self.details.tick)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -373,8 +386,15 @@ class RunsPage(QWidget):
 
     def shutdown(self) -> None:
         """Before the app exits: stop listening to jobs and stop the timers (the jobs themselves go on)."""
+        if self._shut_down or not shiboken6.isValid(self):
+            return
+        self._shut_down = True
         jobs = self.services.jobs
-        for signal, slot in ((jobs.metric, self._on_metric), (jobs.status, self._on_status)):
+        for signal, slot in (
+            (jobs.metric, self._on_metric),
+            (jobs.status, self._on_status),
+            (jobs.event, self._on_event),
+        ):
             with contextlib.suppress(RuntimeError, TypeError):  # already disconnected
                 signal.disconnect(slot)
         self._filter_timer.stop()
@@ -480,7 +500,6 @@ class RunsPage(QWidget):
         for run_id in run_ids:
             if run_id not in self._shown:
                 self._load_curves(run_id)
-        self.plot.redraw()
         self._update_actions()
         self._show_details()
 
@@ -569,15 +588,25 @@ class RunsPage(QWidget):
             return
         listed = self.table.runs_model.run(run_id) is not None
         if job_id in self._own_jobs:
-            # The first point of a run this page started: show it (its curve is read from the store).
+            # The first point of a run this page started: list and select it now, so that the points
+            # after this one are drawn as they come (this one and any before it are read from the store).
             self._own_jobs.discard(job_id)
+            self._auto_select.add(run_id)
             if listed:
                 self.table.select_runs([run_id], add=True)
-                return
-            self._auto_select.add(run_id)
+                self._auto_select.discard(run_id)
+            else:
+                self.refresh()
+            return
         if not listed and not self._refresh_timer.isActive():
             # A run we do not list yet (just started, here or elsewhere).
             self._refresh_timer.start()
+
+    def _on_event(self, event: Event) -> None:
+        # A running run's new checkpoint belongs in its details at once, not at the next refresh.
+        shown = self.details.run
+        if event.type == "artifact" and shown is not None and event.get("run") == shown.id:
+            self._show_details()
 
     def _on_status(self, job_id: int, status: str, _message: str) -> None:
         if status in FINAL_JOB_STATES:

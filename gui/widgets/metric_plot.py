@@ -95,6 +95,7 @@ class MetricPlot(QWidget):
         self._legend: pg.LegendItem | None = None
         self._legend_span = 0
         self._legend_runs: list[tuple[str, str]] = []  # (label, colour) the legend shows
+        self._legend_text = ""
         self._dirty: set[tuple[str, str]] = set()
         self._layout_stale = True
         self._restyle = True
@@ -131,7 +132,7 @@ class MetricPlot(QWidget):
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(REDRAW_INTERVAL_MS)
-        self._redraw_timer.timeout.connect(self.redraw)
+        self._redraw_timer.timeout.connect(self._redraw_in_steps)
         self.canvas.sigDeviceRangeChanged.connect(self._on_canvas_resized)
         self._mouse_proxy = pg.SignalProxy(
             self.canvas.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse
@@ -337,6 +338,17 @@ class MetricPlot(QWidget):
                 self._update_curve(label, metric)
         self._dirty.clear()
 
+    def _redraw_in_steps(self) -> None:
+        """The timer's redraw: new plots are built one per pass of the event loop (~15 ms each), so that
+        runs bringing several new metrics at once never hold the GUI thread for long."""
+        if self._layout_stale:
+            missing = [m for m in (self.visible_metrics() if self._runs else []) if m not in self._plots]
+            if missing:
+                self._new_plot(missing[0], self.palette().color(QPalette.ColorRole.Text))
+                QTimer.singleShot(0, self._redraw_in_steps)
+                return
+        self.redraw()
+
     def _ensure(self, run_label: str, metric_name: str) -> None:
         if run_label not in self._runs:
             self._runs.append(run_label)
@@ -456,27 +468,39 @@ class MetricPlot(QWidget):
             self._plots[metric].removeItem(curve)
 
     def _arrange_legend(self, text: QColor, columns: int) -> None:
-        """One legend for all plots (a run has one colour everywhere), as many columns as fit."""
+        """One legend for all plots (a run has one colour everywhere), as many columns as fit.
+
+        The legend item is built once and refilled: deleting graphics items while Qt restyles the
+        application crashes PySide6.
+        """
         wanted = [(label, self._colours[label].name()) for label in self._runs] if self._placed else []
         count = self._legend_columns()
-        if self._legend is not None and (
-            wanted != self._legend_runs or self._legend.columnCount != count or columns != self._legend_span
-        ):
-            self.canvas.ci.removeItem(self._legend)
-            self._legend = None
-        self._legend_runs = wanted
-        if self._legend is not None or not wanted:
-            return
-        legend = pg.LegendItem(
-            colCount=count, labelTextColor=text, labelTextSize=f"{LEGEND_POINT_SIZE}pt", frame=False
-        )
-        for label, colour in wanted:
-            legend.addItem(pg.PlotDataItem(pen=pg.mkPen(colour, width=2.5)), html.escape(legend_text(label)))
-        self.canvas.addItem(legend, row=0, col=0, colspan=columns)
-        # A compact legend in the top-left corner, not one stretched over the whole row.
-        legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.canvas.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self._legend, self._legend_span = legend, columns
+        if self._legend is None:
+            self._legend = pg.LegendItem(
+                colCount=count, labelTextColor=text, labelTextSize=f"{LEGEND_POINT_SIZE}pt", frame=False
+            )
+            # A compact legend in the top-left corner, not one stretched over the whole row.
+            self._legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        legend = self._legend
+        if (wanted, count, text.name()) != (self._legend_runs, legend.columnCount, self._legend_text):
+            legend.clear()
+            legend.columnCount = count
+            legend.opts["labelTextColor"] = text
+            for label, colour in wanted:
+                legend.addItem(
+                    pg.PlotDataItem(pen=pg.mkPen(colour, width=2.5)), html.escape(legend_text(label))
+                )
+            self._legend_runs, self._legend_text = wanted, text.name()
+        placed = legend.parentLayoutItem() is not None
+        if placed and (not wanted or columns != self._legend_span):
+            self.canvas.ci.removeItem(legend)
+            placed = False
+        if wanted and not placed:
+            self.canvas.addItem(legend, row=0, col=0, colspan=columns)
+            self.canvas.ci.layout.setAlignment(
+                legend, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+            )
+            self._legend_span = columns
 
     def _legend_columns(self) -> int:
         """As many legend columns as fit the plot area's width (entries go row by row)."""
@@ -493,7 +517,11 @@ class MetricPlot(QWidget):
         return 1
 
     def _on_canvas_resized(self, *_args: object) -> None:
-        if self._legend is not None and self._legend.columnCount != self._legend_columns():
+        if (
+            self._legend_runs
+            and self._legend is not None
+            and self._legend.columnCount != self._legend_columns()
+        ):
             self._layout_stale = True
             self._schedule()
 
@@ -507,6 +535,9 @@ class MetricPlot(QWidget):
             axis = plot.getAxis(name)
             axis.setPen(axis_pen)
             axis.setTextPen(pg.mkPen(text))
+            # Grid lines at major ticks only: the minor levels double the cost of every repaint.
+            axis.setStyle(maxTickLevel=0)
+            axis.setTickDensity(1.8)
         plot.getAxis("left").setWidth(52)
         plot.setLabel("bottom", "step", color=text.name())
         plot.getViewBox().setDefaultPadding(0.03)
@@ -629,9 +660,6 @@ class MetricPlot(QWidget):
         self._placeholder.setStyleSheet(f"color: {palette.color(QPalette.ColorRole.PlaceholderText).name()};")
         self._layout_stale = True
         self._restyle = True
-        if self._legend is not None:  # its text colour is fixed when it is built
-            self.canvas.ci.removeItem(self._legend)
-            self._legend = None
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:

@@ -246,13 +246,14 @@ class RunTable(QTableView):
         # A light accent tint keeps the coloured status text readable on selected rows.
         self.setStyleSheet(
             f"QTableView {{ selection-background-color: {ACCENT_LIGHT}; selection-color: {INK};"
-            " border: 1px solid #dfe2e7; border-radius: 6px; }"
+            " border: 1px solid #dfe2e7; border-radius: 6px; outline: 0; }"
         )
         self.selectionModel().selectionChanged.connect(self._emit_selection)
-        # Elapsed time of running rows ticks once a second; the timer idles when nothing runs.
-        self._clock = QTimer(self)
-        self._clock.setInterval(1000)
-        self._clock.timeout.connect(self._tick)
+        # Elapsed time of running rows ticks once a second (others may follow `clock`); it idles when
+        # nothing runs.
+        self.clock = QTimer(self)
+        self.clock.setInterval(1000)
+        self.clock.timeout.connect(self._tick)
 
     def set_runs(self, runs: list[RunRecord]) -> None:
         """Replace the rows, keeping the selection of runs that are still listed."""
@@ -264,9 +265,9 @@ class RunTable(QTableView):
         finally:
             self.selectionModel().blockSignals(blocker)
         if self.runs_model.has_running():
-            self._clock.start()
+            self.clock.start()
         else:
-            self._clock.stop()
+            self.clock.stop()
         if kept != self.selected_run_ids():
             self._emit_selection()
 
@@ -299,4 +300,4 @@ class RunTable(QTableView):
         if self.runs_model.has_running():
             self.runs_model.touch_durations()
         else:
-            self._clock.stop()
+            self.clock.stop()

@@ -7,7 +7,8 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QLabel
 
-from gui.main_window import MainWindow
+from gui.app import create_main_window
+from gui.main_window import LoadingPage, MainWindow
 from gui.pages.placeholder import PlaceholderPage
 from gui.pages.runs import RunsPage
 from gui.settings_dialog import SettingsDialog
@@ -29,6 +30,28 @@ def test_window_lists_the_five_workspaces_with_runs_first_and_live(window: MainW
         assert isinstance(page, PlaceholderPage)
         assert not window.navigation.item(list(window.pages()).index(key)).icon().isNull()
     assert window.windowTitle() == "Runs — Lantern"
+
+
+def test_runs_page_is_built_right_after_the_first_paint(qtbot, services) -> None:  # type: ignore[no-untyped-def]
+    window = create_main_window(services)
+    assert not window.is_built("runs") and window.is_built("augment")
+    assert isinstance(window.stack.currentWidget(), LoadingPage)
+    assert window.stack.currentWidget().text() == "Loading Runs…"
+    assert "runs.filter" not in services.shortcuts.actions()
+    window.show()
+    qtbot.waitUntil(lambda: window.is_built("runs"), timeout=5000)
+    assert isinstance(window.stack.currentWidget(), RunsPage)
+    assert window.stack.count() == 5 and window.stack.indexOf(window.page("runs")) == 0
+    assert "runs.filter" in services.shortcuts.actions()
+
+
+def test_asking_for_a_page_builds_it_at_once(services) -> None:  # type: ignore[no-untyped-def]
+    window = create_main_window(services)
+    window.show_page("attribution")
+    page = window.page("runs")
+    assert isinstance(page, RunsPage) and window.is_built("runs")
+    assert window.current_page_key() == "attribution"  # building did not change the page shown
+    assert window.stack.currentWidget() is window.page("attribution")
 
 
 def test_status_bar_shows_store_url_and_device_preference(window: MainWindow, services) -> None:  # type: ignore[no-untyped-def]

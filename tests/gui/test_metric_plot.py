@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 from PySide6.QtGui import QImage
 
 from engine.core.errors import LanternError
@@ -20,7 +16,8 @@ from gui.widgets.metric_plot import REDRAW_INTERVAL_MS, RUN_COLOURS, MetricPlot,
 def rgb_pixels(image: QImage) -> np.ndarray:
     rgb = image.convertToFormat(QImage.Format.Format_RGB888)
     rows = np.frombuffer(rgb.constBits(), dtype=np.uint8).reshape(rgb.height(), rgb.bytesPerLine())
-    return rows[:, : rgb.width() * 3].reshape(rgb.height(), rgb.width(), 3)
+    # A copy: the buffer belongs to `rgb`, which is freed when this function returns.
+    return rows[:, : rgb.width() * 3].reshape(rgb.height(), rgb.width(), 3).copy()
 
 
 @pytest.fixture

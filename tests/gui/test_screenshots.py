@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 from PySide6.QtCore import QCoreApplication, QEvent, QSize
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QFont, QImage, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 from engine.core.device import DeviceChoice
 from engine.store.database import Store
 from engine.store.models import Run
-from gui.app import build_services, create_main_window
+from gui.app import create_main_window
 from gui.dialogs.train_classifier import TrainClassifierDialog
 from gui.pages.runs import RunsPage
 from gui.services import AppServices
 from gui.settings_dialog import SettingsDialog
+from gui.shortcuts import ShortcutRegistry
 from gui.style import apply_style
 
 REPO = Path(__file__).resolve().parents[2]
@@ -127,14 +126,21 @@ def populate(store: Store, tmp_path: Path) -> list[int]:
 
 
 @pytest.fixture
-def services(qtbot, store: Store) -> Iterator[AppServices]:  # type: ignore[no-untyped-def]
-    apply_style(QApplication.instance())
-    built = build_services(store=store)
-    yield built
-    built.jobs.shutdown(timeout=5)
+def lantern_look(qapp) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """The app's style for the screenshots, and the test application's look restored afterwards."""
+    before = (qapp.style().name(), QPalette(qapp.palette()), QFont(qapp.font()), qapp.styleSheet())
+    apply_style(qapp)
+    yield
+    style, palette, font, sheet = before
+    qapp.setStyleSheet(sheet)
+    qapp.setFont(font)
+    qapp.setPalette(palette)
+    qapp.setStyle(style)
 
 
-def test_screenshots_of_every_page_and_dialog(qtbot, services: AppServices, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_screenshots_of_every_page_and_dialog(
+    qtbot, services: AppServices, tmp_path: Path, lantern_look: None
+) -> None:  # type: ignore[no-untyped-def]
     run_ids = populate(services.store, tmp_path)
     written: list[tuple[Path, QSize]] = []
 
@@ -146,11 +152,10 @@ def test_screenshots_of_every_page_and_dialog(qtbot, services: AppServices, tmp_
     for key in PAGES:
         window.show_page(key)
         written.append((save(window, f"main-window-{key}", qtbot), WINDOW_SIZE))
-    window.release_pages()
     window.close()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # frees the page's shortcut ids
 
-    page = RunsPage(services)
+    # The page alone, beside the window's own Runs page: its shortcuts go to a registry of its own.
+    page = RunsPage(replace(services, shortcuts=ShortcutRegistry(services.notifications)))
     qtbot.addWidget(page)
     page.resize(PAGE_SIZE)
     page.show()

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 from PySide6.QtWidgets import QDialog, QDialogButtonBox
 
 from engine.demo.jobs import TrainClassifierSpec
