@@ -173,7 +173,7 @@ class Heartbeat:
             return ""
         start, end = max(zip(self.ticks, self.ticks[1:], strict=False), key=lambda pair: pair[1] - pair[0])
         seen = Counter(where for when, where in self.samples if start <= when <= end)
-        return seen.most_common(1)[0][0] if seen else "no Python frame (Qt itself, or the CPU was elsewhere)"
+        return seen.most_common(1)[0][0] if seen else "nowhere sampled (the CPU was elsewhere)"
 
     def _watch(self) -> None:
         while not self._stop.wait(0.01):
@@ -183,7 +183,10 @@ class Heartbeat:
             if frame is None:
                 continue
             frames = traceback.extract_stack(frame)[-6:]
-            where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+            if frames and frames[-1].name == "run_loop":
+                where = "Qt itself (painting or layout; no Python code on the stack)"
+            else:
+                where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
             self.samples.append((time.perf_counter(), where))
 
 

@@ -249,3 +249,14 @@ def test_backup_sqlite_copies_a_live_database_including_its_wal(tmp_path: Path) 
     assert names == ["checkpointed", "only in the wal"]
     assert copy.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
     copy.close()
+
+
+def test_head_read_without_alembic_matches_alembics_own_head() -> None:
+    """open_store reads the head from the scripts to keep alembic off the start-up path; it must agree."""
+    from alembic.script import ScriptDirectory
+
+    from engine.store import migrations
+
+    scripts = ScriptDirectory.from_config(migrations.alembic_config())
+    assert migrations.head_revision() == scripts.get_current_head()
+    assert migrations.known_revisions() == {s.revision for s in scripts.walk_revisions()}
