@@ -21,6 +21,7 @@ from engine.core.errors import LanternError, SettingsError, StoreError
 from engine.core.logging_setup import configure_logging
 from engine.core.settings import Settings, load_settings, settings_path
 from engine.store.database import Store, open_store
+from gui.interactive_bridge import InteractiveBridge
 from gui.job_bridge import JobBridge
 from gui.main_window import MainWindow
 from gui.notifications import NotificationCenter
@@ -88,6 +89,16 @@ def build_services(settings: Settings | None = None, store: Store | None = None)
     notifications = NotificationCenter()
     jobs = JobBridge(store)
     jobs.error.connect(_JobErrorRouter(notifications, store).job_failed)
+    interactive = InteractiveBridge(store.url)
+    interactive.restarted.connect(
+        lambda reason: notifications.post(
+            "warning",
+            "Engine restarted",
+            f"The engine process that answers interactive requests stopped ({reason}); "
+            "a new one was started and the request was retried.",
+            hint="if this repeats, look at engine.log in the log folder",
+        )
+    )
     return AppServices(
         settings=settings,
         store=store,
@@ -95,6 +106,7 @@ def build_services(settings: Settings | None = None, store: Store | None = None)
         notifications=notifications,
         shortcuts=ShortcutRegistry(notifications),
         undo_stack=QUndoStack(),
+        interactive=interactive,
     )
 
 
@@ -115,6 +127,10 @@ def shutdown(services: AppServices | None, widgets: Iterable[QWidget] = ()) -> N
             services.jobs.shutdown()
         except Exception:  # shutting down must go on: the store and the windows still need closing
             log.exception("the jobs bridge did not shut down cleanly")
+        try:
+            services.interactive.shutdown()
+        except Exception:
+            log.exception("the interactive engine did not shut down cleanly")
     app = QApplication.instance()
     if app is not None:
         owned = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow)] + list(widgets)

@@ -61,6 +61,11 @@ class InteractiveBridge(QObject):
         return request_id
 
     @property
+    def engine_pid(self) -> int | None:
+        """The engine process's pid, None before the first request."""
+        return self._engine.pid
+
+    @property
     def restarts(self) -> int:
         return self._engine.restarts
 

@@ -8,6 +8,7 @@ from PySide6.QtGui import QUndoStack
 
 from engine.core.settings import Settings
 from engine.store.database import Store
+from gui.interactive_bridge import InteractiveBridge
 from gui.job_bridge import JobBridge
 from gui.notifications import NotificationCenter
 from gui.shortcuts import ShortcutRegistry
@@ -21,3 +22,4 @@ class AppServices:
     notifications: NotificationCenter
     shortcuts: ShortcutRegistry
     undo_stack: QUndoStack
+    interactive: InteractiveBridge  # the long-lived engine process for one-off requests

@@ -171,3 +171,108 @@ class Artifact(Base):
 JOB_STATES = ("queued", "running", "cancelling", "cancelled", "failed", "done", "interrupted")
 ACTIVE_JOB_STATES = ("queued", "running", "cancelling")
 RUN_STATES = ("running", "done", "failed", "cancelled", "interrupted")
+
+
+class NerCorpus(Base):
+    """A corpus for NER annotation: its sentences, the label set, where it came from."""
+
+    __tablename__ = "ner_corpora"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class NerSentence(Base):
+    """One sentence: tokens, gold tags when the corpus came with them, and its split ('pool' or 'test')."""
+
+    __tablename__ = "ner_sentences"
+    __table_args__ = (
+        UniqueConstraint("corpus_id", "position", name="uq_ner_sentence_position"),
+        Index("ix_ner_sentences_corpus_split", "corpus_id", "split"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    corpus_id: Mapped[int] = mapped_column(ForeignKey("ner_corpora.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    tokens: Mapped[list[str]] = mapped_column(JSON)
+    gold_tags: Mapped[list[str] | None] = mapped_column(JSON)
+    split: Mapped[str] = mapped_column(String(10))
+    n_words: Mapped[int] = mapped_column(Integer)
+
+
+class NerAnnotator(Base):
+    __tablename__ = "ner_annotators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class NerAnnotation(Base):
+    """An accepted sentence: one annotator's tags (at most one row per sentence and annotator)."""
+
+    __tablename__ = "ner_annotations"
+    __table_args__ = (
+        UniqueConstraint("sentence_id", "annotator_id", name="uq_ner_annotation_sentence_annotator"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sentence_id: Mapped[int] = mapped_column(ForeignKey("ner_sentences.id", ondelete="CASCADE"), index=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("ner_annotators.id", ondelete="CASCADE"), index=True)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    accepted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class NerLease(Base):
+    """A sentence handed to an annotator until `expires_at`; at most one lease per sentence."""
+
+    __tablename__ = "ner_leases"
+
+    sentence_id: Mapped[int] = mapped_column(
+        ForeignKey("ner_sentences.id", ondelete="CASCADE"), primary_key=True
+    )
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("ner_annotators.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class NerSkip(Base):
+    __tablename__ = "ner_skips"
+
+    sentence_id: Mapped[int] = mapped_column(
+        ForeignKey("ner_sentences.id", ondelete="CASCADE"), primary_key=True
+    )
+    annotator_id: Mapped[int] = mapped_column(
+        ForeignKey("ner_annotators.id", ondelete="CASCADE"), primary_key=True
+    )
+    skipped_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class NerPrediction(Base):
+    """The latest prediction for a sentence (one row per sentence, replaced by each new model)."""
+
+    __tablename__ = "ner_predictions"
+
+    sentence_id: Mapped[int] = mapped_column(
+        ForeignKey("ner_sentences.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column(Float, index=True)  # acquisition score: higher = ask sooner
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    confidences: Mapped[list[float]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class NerState(Base):
+    """Where an annotator left off in a corpus (tagger, acquisition, current sentence, checkpoint)."""
+
+    __tablename__ = "ner_states"
+
+    corpus_id: Mapped[int] = mapped_column(ForeignKey("ner_corpora.id", ondelete="CASCADE"), primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(
+        ForeignKey("ner_annotators.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

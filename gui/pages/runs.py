@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QStackedWidget,
@@ -39,6 +40,7 @@ from gui.dialogs.train_classifier import TrainClassifierDialog
 from gui.services import AppServices
 from gui.style import ACCENT, MUTED, STATUS_COLORS, accent_pixmap
 from gui.widgets.metric_plot import MetricPlot
+from gui.widgets.prediction_panel import PredictionPanel
 from gui.widgets.run_table import RUN_ID_ROLE, RunTable, format_duration, local_time, run_duration
 
 FILTER_DEBOUNCE_MS = 250
@@ -336,6 +338,16 @@ class RunsPage(QWidget):
         self.table_stack.addWidget(self.empty_state)
 
         self.details = RunDetails(self)
+        self.try_panel = PredictionPanel(self.services.interactive)
+        try_scroll = QScrollArea()
+        try_scroll.setWidget(self.try_panel)
+        try_scroll.setWidgetResizable(True)
+        try_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        # The tab's content must not widen the page (and squeeze the docks): it scrolls instead.
+        try_scroll.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._try_tab = self.details.tabs.addTab(try_scroll, "Try it")
+        self.details.tabs.setTabToolTip(self._try_tab, "Classify demo test images with this run's checkpoint")
+        self.details.tabs.currentChanged.connect(lambda _index: self._update_try_panel())
         self.plot = MetricPlot(self)
         plot_card = QFrame(self)
         plot_card.setProperty("role", "card")
@@ -557,6 +569,26 @@ class RunsPage(QWidget):
                     title = "Checkpoint missing" if artifact.kind == "checkpoint" else "Artifact missing"
                     self.services.notifications.post_error(exc, f"{title} (run #{run.id})")
         self.details.show_run(run, artifacts, present, selected=len(selected))
+        self._update_try_panel()
+
+    def _update_try_panel(self) -> None:
+        """Point 'Try it' at the selected run's newest checkpoint, but only while the tab is open:
+        the first request starts an engine process, which nobody should pay for by merely browsing."""
+        if self.details.tabs.currentIndex() != self._try_tab:
+            return
+        run = self.details.run
+        checkpoints = []
+        if run is not None and run.kind == "demo.classifier":
+            checkpoints = [
+                artifact
+                for artifact in self.store.artifacts.for_run(run.id, kind="checkpoint")
+                if self.details.artifact_states.get(artifact.id, False)
+            ]
+        latest = checkpoints[-1] if checkpoints else None
+        if latest is None:
+            self.try_panel.set_checkpoint(None)
+        elif latest.id != self.try_panel.artifact_id:
+            self.try_panel.set_checkpoint(latest.id, latest.name)
 
     def _update_counts(self, runs: list[RunRecord], text: str) -> None:
         running = sum(1 for run in runs if run.status == "running")

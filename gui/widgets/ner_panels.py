@@ -4,7 +4,9 @@ held-out sentences, and agreement between two annotators."""
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -25,19 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.ner.agreement import KAPPA_BIO_MEANING, PER_LABEL_MEANING, SPAN_F1_MEANING, Agreement
+from engine.ner.formats.schemes import tags_to_spans
 from gui.style import INK, MUTED
 from gui.widgets.metric_plot import MetricPlot
-from gui.widgets.ner_sentence import label_colour, spans_from_tags
+from gui.widgets.ner_sentence import label_colour
 
 LEARNING_CURVE_METRIC = "test_f1"
-KAPPA_TEXT = (
-    "Cohen's kappa: agreement on each token's label beyond what chance would give "
-    "(1 = identical, 0 = no better than chance)."
-)
-SPAN_F1_TEXT = (
-    "Span F1: one annotator's entities scored against the other's, exact boundaries and label "
-    "(the same score as the model gets)."
-)
 
 
 def _muted(text: str, parent: QWidget) -> QLabel:
@@ -70,6 +67,7 @@ class ProgressPanel(QFrame):
             bar.setFixedHeight(8)
         self.sentences_label = QLabel(self)
         self.words_label = QLabel(self)
+        self.team_label = _muted("", self)
         self.model_label = _muted("", self)
         grid = QGridLayout(self)
         grid.setContentsMargins(14, 10, 14, 10)
@@ -81,33 +79,49 @@ class ProgressPanel(QFrame):
         grid.addWidget(_heading("Words", self), 2, 0)
         grid.addWidget(self.words_label, 2, 1, Qt.AlignmentFlag.AlignRight)
         grid.addWidget(self.words_bar, 3, 0, 1, 2)
-        grid.addWidget(self.model_label, 4, 0, 1, 2)
+        grid.addWidget(self.team_label, 4, 0, 1, 2)
+        grid.addWidget(self.model_label, 5, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         self.set_progress({})
 
-    def set_progress(self, progress: Mapping[str, int]) -> None:
-        """`progress`: sentences/words labelled and in total (the pool, without held-out sentences)."""
+    def set_progress(self, progress: Mapping[str, Any], annotator: str = "") -> None:
+        """`progress`: NerRepository.progress() (pool sizes, sentences and words labelled, per annotator)."""
         for bar, label, done_key, total_key in (
-            (self.sentences_bar, self.sentences_label, "sentences_labelled", "sentences_total"),
-            (self.words_bar, self.words_label, "words_labelled", "words_total"),
+            (self.sentences_bar, self.sentences_label, "labelled_sentences", "pool_sentences"),
+            (self.words_bar, self.words_label, "labelled_words", "pool_words"),
         ):
             done, total = int(progress.get(done_key, 0)), int(progress.get(total_key, 0))
             bar.setRange(0, max(total, 1))
             bar.setValue(min(done, max(total, 1)))
             share = f" ({100 * done / total:.1f} %)" if total else ""
             label.setText(f"<b>{done:,}</b> of {total:,}{share}")
+        people = progress.get("by_annotator") or {}
+        held = int(progress.get("test_sentences", 0))
+        parts = []
+        if annotator in people:
+            parts.append(f"you: {people[annotator]['sentences']:,} sentences")
+        others = len([name for name in people if name != annotator])
+        if others:
+            parts.append(f"{others} other annotator{'s' if others != 1 else ''}")
+        if held:
+            parts.append(f"{held:,} held out for testing")
+        self.team_label.setText(" · ".join(parts))
 
     def set_model_text(self, text: str) -> None:
         self.model_label.setText(text)
 
 
 class LearningCurvePlot(MetricPlot):
-    """The run plot with "words labelled" on the x axis."""
+    """The run plot with one metric, "words labelled" on the x axis, and no metric chips."""
 
     def _style_plot(self, plot, metric, text):  # type: ignore[no-untyped-def]
         super()._style_plot(plot, metric, text)
         plot.setLabel("bottom", "words labelled", color=text.name())
         plot.setTitle("entity F1 on held-out sentences (%)", color=text.name(), size="10pt")
+
+    def _update_chips(self) -> None:
+        super()._update_chips()
+        self._chip_bar.hide()
 
 
 class LearningCurvePanel(QFrame):
@@ -117,7 +131,6 @@ class LearningCurvePanel(QFrame):
         super().__init__(parent)
         self.setProperty("role", "card")
         self.plot = LearningCurvePlot(self)
-        self.plot._chip_bar.hide()  # one metric only: no metric chips
         self.empty = _muted(
             "The curve starts after the first retraining: F1 on the held-out sentences against the number "
             "of words labelled.",
@@ -135,7 +148,7 @@ class LearningCurvePanel(QFrame):
         self.points: list[tuple[float, float]] = []
         self.set_points([])
 
-    def set_points(self, points: Sequence[tuple[float, float]], label: str = "this corpus") -> None:
+    def set_points(self, points: Sequence[tuple[float, float]], label: str = "held-out F1") -> None:
         """`points`: (words labelled, F1 in [0, 1]), in any order."""
         self.points = sorted((float(w), float(f)) for w, f in points)
         self.plot.clear()
@@ -212,7 +225,7 @@ class ScoresTable(QTableWidget):
 
 def tagged_html(tokens: Sequence[str], tags: Sequence[str], labels: Sequence[str]) -> str:
     """A sentence as HTML with its entities tinted in their label colours and the label after each."""
-    spans = {span.start: span for span in spans_from_tags(tags)}
+    spans = {span.start: span for span in tags_to_spans(tags)}
     parts, i = [], 0
     while i < len(tokens):
         span = spans.get(i)
@@ -275,16 +288,82 @@ class MistakesPanel(QTextBrowser):
         self.setHtml("".join(rows))
 
 
-class AgreementPanel(QWidget):
-    """Two annotators, compared on the sentences both labelled: token-level Cohen's kappa and span F1,
-    overall and per label, each with a line on what it means."""
+class RecentPanel(QTextBrowser):
+    """The sentences accepted in this session, newest first, with the entities they were given."""
 
-    compare_requested = Signal(str, str)
+    SHOWN = 30
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.entries: list[tuple[int, tuple[str, ...], tuple[str, ...]]] = []  # (sentence id, tokens, tags)
+        self.labels: list[str] = []
+        self._render()
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        self.labels = list(labels)
+        self._render()
+
+    def add(self, sentence_id: int, tokens: Sequence[str], tags: Sequence[str]) -> None:
+        self.entries = [e for e in self.entries if e[0] != sentence_id]
+        self.entries.insert(0, (sentence_id, tuple(tokens), tuple(tags)))
+        del self.entries[self.SHOWN :]
+        self._render()
+
+    def remove(self, sentence_id: int) -> None:
+        self.entries = [e for e in self.entries if e[0] != sentence_id]
+        self._render()
+
+    def clear_entries(self) -> None:
+        self.entries = []
+        self._render()
+
+    def _render(self) -> None:
+        if not self.entries:
+            self.setHtml(
+                f'<p style="color:{MUTED}">Sentences you accept appear here with their entities; '
+                "undo brings the last one back.</p>"
+            )
+            return
+        rows = []
+        for sentence_id, tokens, tags in self.entries:
+            found = len(tags_to_spans(tags))
+            note = f"{found} entit{'ies' if found != 1 else 'y'}" if found else "no entity"
+            rows.append(
+                '<table width="100%" cellspacing="0" cellpadding="3" style="margin-bottom: 4px">'
+                f'<tr><td width="64" style="color:{MUTED}; font-size: 8.5pt">#{sentence_id}<br>{note}</td>'
+                f"<td>{tagged_html(tokens, tags, self.labels)}</td></tr></table>"
+            )
+        self.setHtml("".join(rows))
+
+
+class AgreementPanel(QWidget):
+    """Two annotators compared on the sentences both labelled: token-level Cohen's kappa and span F1,
+    overall and per label, the sentences they disagree on most, and a line on what each measure means."""
+
+    compare_requested = Signal(str, str)
+    overlap_changed = Signal(float)  # share of sentences handed to a second annotator, 0..1
+    WORST_SHOWN = 5
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.overlap = QSpinBox(self)
+        self.overlap.setRange(0, 100)
+        self.overlap.setSuffix(" %")
+        self.overlap.setToolTip(
+            "This share of the sentences goes to a second annotator as well, so that agreement can be "
+            "measured; the rest goes to one annotator only"
+        )
+        self.overlap.valueChanged.connect(lambda value: self.overlap_changed.emit(value / 100))
+        overlap_row = QHBoxLayout()
+        overlap_row.addWidget(QLabel("Sentences given to two annotators:", self))
+        overlap_row.addWidget(self.overlap)
+        overlap_row.addStretch(1)
         self.first = QComboBox(self)
         self.second = QComboBox(self)
+        self.first.setToolTip("The reference annotator")
         self.compare_button = QPushButton("Compare", self)
         self.compare_button.clicked.connect(self._request)
         pick = QHBoxLayout()
@@ -296,18 +375,20 @@ class AgreementPanel(QWidget):
         self.f1_value = QLabel("–", self)
         for value in (self.kappa_value, self.f1_value):
             value.setStyleSheet(f"font-size: 16pt; font-weight: 600; color: {INK};")
+        self.kappa_detail = _muted("", self)
+        self.f1_detail = _muted("", self)
         figures = QGridLayout()
         figures.setHorizontalSpacing(14)
         figures.addWidget(_heading("Cohen's kappa (tokens)", self), 0, 0)
         figures.addWidget(_heading("Span F1", self), 0, 1)
         figures.addWidget(self.kappa_value, 1, 0)
         figures.addWidget(self.f1_value, 1, 1)
-        figures.addWidget(_muted(KAPPA_TEXT, self), 2, 0)
-        figures.addWidget(_muted(SPAN_F1_TEXT, self), 2, 1)
+        figures.addWidget(self.kappa_detail, 2, 0)
+        figures.addWidget(self.f1_detail, 2, 1)
         figures.setColumnStretch(0, 1)
         figures.setColumnStretch(1, 1)
-        self.table = QTableWidget(0, 3, self)
-        self.table.setHorizontalHeaderLabels(["Label", "Kappa", "Span F1"])
+        self.table = QTableWidget(0, 4, self)
+        self.table.setHorizontalHeaderLabels(["Label", "Kappa", "Span F1", "Entities"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
@@ -315,15 +396,28 @@ class AgreementPanel(QWidget):
         self.table.setShowGrid(False)
         self.table.setFrameShape(QFrame.Shape.NoFrame)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.worst = _muted("", self)
+        self.worst.setTextFormat(Qt.TextFormat.RichText)
+        self.meanings = _muted(
+            "<br>".join(
+                html.escape(text) for text in (KAPPA_BIO_MEANING, SPAN_F1_MEANING, PER_LABEL_MEANING)
+            ),
+            self,
+        )
+        self.meanings.setTextFormat(Qt.TextFormat.RichText)
+        self.meanings.setStyleSheet("font-size: 8.5pt;")
         self.status = _muted(
             "Set an overlap share so that some sentences go to two annotators; then compare them here.", self
         )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
+        layout.addLayout(overlap_row)
         layout.addLayout(pick)
+        layout.addWidget(self.status)
         layout.addLayout(figures)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.status)
+        layout.addWidget(self.worst)
+        layout.addWidget(self.meanings)
 
     def set_annotators(self, names: Sequence[str], current: str = "") -> None:
         for combo, preferred in ((self.first, current), (self.second, "")):
@@ -339,45 +433,63 @@ class AgreementPanel(QWidget):
             self.second.setCurrentIndex(1 if self.first.currentIndex() == 0 else 0)
         self.compare_button.setEnabled(len(names) > 1)
 
+    def set_overlap(self, share: float) -> None:
+        self.overlap.blockSignals(True)
+        self.overlap.setValue(round(100 * share))
+        self.overlap.blockSignals(False)
+
     def _request(self) -> None:
         self.compare_requested.emit(self.first.currentText(), self.second.currentText())
 
-    def show_result(
-        self,
-        kappa: float | None,
-        span_f1: float | None,
-        per_label: Mapping[str, tuple[float | None, float | None]],
-        sentences: int,
-        labels: Sequence[str] = (),
-    ) -> None:
-        """Overall kappa and span F1, then per label (kappa, span F1); `sentences` both labelled."""
-        self.kappa_value.setText("–" if kappa is None else f"{kappa:.2f}")
-        self.f1_value.setText("–" if span_f1 is None else f"{100 * span_f1:.1f} %")
-        order = [label for label in labels if label in per_label]
-        order += sorted(label for label in per_label if label not in order)
+    def show_result(self, result: Agreement, labels: Sequence[str] = ()) -> None:
+        """An engine.ner.agreement.Agreement of the second annotator against the first."""
+        if not result.sentences:
+            self.show_message("These two annotators have no sentence in common yet: set an overlap share.")
+            return
+        self.kappa_value.setText(f"{result.kappa_bio:.2f}")
+        self.kappa_detail.setText(f"BIO tags; {result.kappa_type:.2f} on entity types alone")
+        self.f1_value.setText(f"{100 * result.spans.f1:.1f} %")
+        self.f1_detail.setText(
+            f"{result.spans.correct:,} of {result.spans.support:,} entities marked identically"
+        )
+        per_label = result.spans.per_label
+        names = set(result.kappa_per_label) | set(per_label)
+        order = [label for label in labels if label in names] + sorted(names - set(labels))
         self.table.setRowCount(len(order))
         for row, label in enumerate(order):
-            label_kappa, label_f1 = per_label[label]
             name = QTableWidgetItem(label)
             name.setForeground(
                 label_colour(list(labels).index(label) if label in labels else row).darker(115)
             )
             self.table.setItem(row, 0, name)
-            for column, text in (
-                (1, "–" if label_kappa is None else f"{label_kappa:.2f}"),
-                (2, "–" if label_f1 is None else f"{100 * label_f1:.1f} %"),
-            ):
+            kappa = result.kappa_per_label.get(label)
+            score = per_label.get(label)
+            cells = (
+                "–" if kappa is None or math.isnan(kappa) else f"{kappa:.2f}",
+                "–" if score is None else f"{100 * score.f1:.1f} %",
+                "–" if score is None else f"{score.support:,}",
+            )
+            for column, text in enumerate(cells, start=1):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
-        self.status.setText(
-            f"On the {sentences:,} sentence{'s' if sentences != 1 else ''} both annotators labelled."
-            if sentences
-            else "These two annotators have no sentence in common yet: set an overlap share."
+        worst = [doc for doc in result.documents if doc.span_f1 < 1.0][: self.WORST_SHOWN]
+        self.worst.setText(
+            "<b>Worth talking over:</b> "
+            + ", ".join(
+                f"sentence {doc.sentence_id} (span F1 {100 * doc.span_f1:.0f} %, kappa {doc.kappa:.2f})"
+                for doc in worst
+            )
+            if worst
+            else "The two agree on every entity of every shared sentence."
         )
+        count = result.sentences
+        self.status.setText(f"On the {count:,} sentence{'s' if count != 1 else ''} both annotators labelled.")
 
     def show_message(self, text: str) -> None:
-        self.kappa_value.setText("–")
-        self.f1_value.setText("–")
+        for label in (self.kappa_value, self.f1_value):
+            label.setText("–")
+        for label in (self.kappa_detail, self.f1_detail, self.worst):
+            label.setText("")
         self.table.setRowCount(0)
         self.status.setText(text)

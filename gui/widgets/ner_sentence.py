@@ -29,6 +29,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QToolTip, QWidget
 
+from engine.ner.formats.schemes import spans_to_tags, tags_to_spans
 from engine.ner.types import Sentence, Span
 from gui.style import ACCENT, INK, MUTED
 
@@ -50,31 +51,6 @@ UNSURE_BELOW = 0.6  # an O token the model gives less than this probability is m
 
 def label_colour(index: int) -> QColor:
     return QColor(LABEL_COLOURS[index % len(LABEL_COLOURS)])
-
-
-def spans_from_tags(tags: Sequence[str]) -> list[Span]:
-    """BIO tags -> spans; an I- that does not continue a span of its label starts one (as seqeval does)."""
-    found: list[Span] = []
-    start, label = -1, ""
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, name = tag.partition("-")
-        continues = prefix == "I" and name == label and start >= 0
-        if start >= 0 and not continues:
-            found.append(Span(start, i, label))
-            start, label = -1, ""
-        if prefix in ("B", "I") and not continues:
-            start, label = i, name
-    return found
-
-
-def tags_from_spans(length: int, spans: Sequence[Span]) -> tuple[str, ...]:
-    """Spans over `length` tokens -> BIO tags."""
-    tags = ["O"] * length
-    for span in spans:
-        tags[span.start] = f"B-{span.label}"
-        for i in range(span.start + 1, span.end):
-            tags[i] = f"I-{span.label}"
-    return tuple(tags)
 
 
 def overlaps(a: Span, start: int, end: int) -> bool:
@@ -103,7 +79,7 @@ def suggestions_from_prediction(
     if not tags:
         return []
     result = []
-    for span in spans_from_tags(tags):
+    for span in tags_to_spans(tags):
         probs = list(confidences[span.start : span.end]) if confidences else []
         result.append(Suggestion(span, sum(probs) / len(probs) if probs else 1.0))
     return result
@@ -271,12 +247,12 @@ class SentenceEditor(QWidget):
 
     def tags(self) -> tuple[str, ...]:
         """BIO tags of the annotator's spans (what Enter accepts)."""
-        return tags_from_spans(len(self.sentence or ()), self._state.spans)
+        return spans_to_tags(len(self.sentence or ()), self._state.spans)
 
     def tags_with_suggestions(self) -> tuple[str, ...]:
         """BIO tags of the annotator's spans plus every suggestion still shown (what A accepts)."""
         spans = [*self._state.spans, *(s.span for s in self.visible_suggestions())]
-        return tags_from_spans(len(self.sentence or ()), spans)
+        return spans_to_tags(len(self.sentence or ()), spans)
 
     def selection(self) -> tuple[int, int]:
         return min(self.anchor, self.cursor), max(self.anchor, self.cursor) + 1
@@ -690,6 +666,7 @@ class LabelLegend(QWidget):
         while self._layout.count():
             item = self._layout.takeAt(0)
             if item.widget() is not None:
+                item.widget().hide()  # deleted later; hidden now so that it never shows beside the new ones
                 item.widget().deleteLater()
         self.buttons = []
         for i, label in enumerate(labels):

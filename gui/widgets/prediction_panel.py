@@ -22,9 +22,9 @@ from engine.core.errors import LanternError
 from engine.demo.fashion_mnist import CLASS_NAMES, load_demo
 from gui.interactive_bridge import InteractiveBridge
 
-GRID_COLUMNS = 4
-SAMPLES = 12
-THUMBNAIL_PX = 84
+GRID_COLUMNS = 1
+SAMPLES = 8
+THUMBNAIL_PX = 48
 
 
 def image_pixmap(pixels: np.ndarray, size: int = THUMBNAIL_PX) -> QPixmap:
@@ -36,21 +36,28 @@ def image_pixmap(pixels: np.ndarray, size: int = THUMBNAIL_PX) -> QPixmap:
 
 
 class _PredictionCard(QFrame):
+    """One row: the image, its true class, and the model's guess with a confidence bar."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("predictionCard")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(3)
-        self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.truth = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(8)
+        self.image = QLabel()
+        self.image.setFixedSize(THUMBNAIL_PX, THUMBNAIL_PX)
+        text = QVBoxLayout()
+        text.setSpacing(1)
+        self.truth = QLabel()
         self.truth.setStyleSheet("color: palette(mid); font-size: 11px;")
-        self.guess = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.guess = QLabel()
         self.confidence = QProgressBar(maximum=100, textVisible=True)
-        self.confidence.setFixedHeight(14)
-        for widget in (self.image, self.truth, self.guess, self.confidence):
-            layout.addWidget(widget)
+        self.confidence.setFixedHeight(12)
+        self.confidence.setFormat("%p %")
+        for widget in (self.truth, self.guess, self.confidence):
+            text.addWidget(widget)
+        layout.addWidget(self.image)
+        layout.addLayout(text, 1)
 
     def show_sample(self, pixels: np.ndarray, label: int) -> None:
         self.image.setPixmap(image_pixmap(pixels))
@@ -61,7 +68,7 @@ class _PredictionCard(QFrame):
 
     def show_prediction(self, predicted: int, probability: float, correct: bool) -> None:
         colour = "#2e7d32" if correct else "#c62828"
-        self.guess.setText(CLASS_NAMES[predicted])
+        self.guess.setText(("✓ " if correct else "✗ ") + CLASS_NAMES[predicted])
         self.guess.setStyleSheet(f"color: {colour}; font-weight: 600;")
         self.confidence.setValue(round(probability * 100))
         self.confidence.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
@@ -96,7 +103,7 @@ class PredictionPanel(QWidget):
         header.addWidget(self.shuffle_button)
         layout.addLayout(header)
         grid = QGridLayout()
-        grid.setSpacing(6)
+        grid.setSpacing(4)
         self.cards = [_PredictionCard(self) for _ in range(SAMPLES)]
         for position, card in enumerate(self.cards):
             grid.addWidget(card, position // GRID_COLUMNS, position % GRID_COLUMNS)
@@ -104,6 +111,10 @@ class PredictionPanel(QWidget):
         layout.addStretch(1)
         bridge.answered.connect(self._on_answer)
         bridge.failed.connect(self._on_failure)
+
+    @property
+    def artifact_id(self) -> int | None:
+        return self._artifact_id
 
     def set_checkpoint(self, artifact_id: int | None, title: str = "") -> None:
         """Classify with this checkpoint artifact (None clears the panel)."""

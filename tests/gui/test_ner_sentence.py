@@ -12,9 +12,7 @@ from gui.widgets.ner_sentence import (
     EditorState,
     LabelLegend,
     SentenceEditor,
-    spans_from_tags,
     suggestions_from_prediction,
-    tags_from_spans,
 )
 
 LABELS = ["PER", "LOC", "ORG", "MISC"]
@@ -34,22 +32,6 @@ def editor(qtbot) -> SentenceEditor:  # type: ignore[no-untyped-def]
     widget.show()
     qtbot.waitExposed(widget)
     return widget
-
-
-def test_bio_tags_and_spans_convert_both_ways() -> None:
-    tags = ("B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-ORG", "O", "B-MISC")
-    spans = spans_from_tags(tags)
-    # An I- after another label starts its own span, as seqeval reads it.
-    assert spans == [
-        Span(0, 2, "PER"),
-        Span(3, 4, "LOC"),
-        Span(4, 5, "LOC"),
-        Span(5, 6, "ORG"),
-        Span(7, 8, "MISC"),
-    ]
-    assert tags_from_spans(8, spans) == ("B-PER", "I-PER", "O", "B-LOC", "B-LOC", "B-ORG", "O", "B-MISC")
-    assert spans_from_tags(["O", "O"]) == []
-    assert tags_from_spans(3, []) == ("O", "O", "O")
 
 
 def test_suggestions_carry_the_mean_token_probability() -> None:

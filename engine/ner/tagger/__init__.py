@@ -1,7 +1,7 @@
 """NER taggers behind one interface, and their registry (importing this stays free of torch).
 
-    TAGGERS["cnn_cnn_lstm"].create(labels, config, device)   a new tagger
-    load_tagger(path, device)                                 a tagger from its checkpoint
+TAGGERS["cnn_cnn_lstm"].create(labels, config, device)   a new tagger
+load_tagger(path, device)                                 a tagger from its checkpoint
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ CancelCheck = Callable[[], None]  # raises JobCancelled when the user asked to s
 
 @dataclass(frozen=True)
 class TaggedSentence:
-    """A tagger's reading of one sentence: BIO tags and, per token, log P(chosen tag | sentence, earlier tags).
+    """A tagger's reading of one sentence: BIO tags and, per token, log P(chosen tag | sentence, tags before).
 
     For greedy decoding the chosen tag is the most probable one at each step, so exp(token log-prob) is
     the per-token confidence and their sum is log P(greedy sequence) (what LC and MNLP score).
@@ -133,7 +133,7 @@ class Tagger(ABC):
 
     @abstractmethod
     def sample_tags(self, sentences: Sequence[Sentence], samples: int, seed: int) -> list[np.ndarray]:
-        """Greedy IOBES tag ids under `samples` Monte Carlo dropout masks: one [samples, tokens] array each."""
+        """Greedy IOBES tag ids under `samples` Monte Carlo dropout masks: a [samples, tokens] array each."""
 
     @abstractmethod
     def loss(self, sentences: Sequence[Sentence]) -> float:

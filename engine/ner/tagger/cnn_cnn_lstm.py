@@ -31,6 +31,10 @@ from engine.ner.tagger.vocab import PAD, UNK, Vocab
 from engine.ner.types import Sentence
 
 BUCKET_BATCHES = 20  # training batches are drawn from shuffled buckets of this many batches, length-sorted
+POSITIVE_SETTINGS = (
+    *("char_dim", "char_filters", "char_width", "word_dim", "word_filters", "word_layers", "word_width"),
+    *("tag_dim", "decoder_hidden", "batch_size", "max_word_chars", "predict_batch_size"),
+)
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,11 @@ class CnnCnnLstmConfig:
     seed: int = 0
 
     def validate(self, where: str) -> None:
-        positive = (
-            "char_dim char_filters char_width word_dim word_filters word_layers word_width tag_dim "
-            "decoder_hidden batch_size max_word_chars predict_batch_size"
-        ).split()
-        for name in positive:
+        for name in POSITIVE_SETTINGS:
             if getattr(self, name) < 1:
-                raise LanternError(f"tagger setting '{name}' must be at least 1", where, "use a positive size")
+                raise LanternError(
+                    f"tagger setting '{name}' must be at least 1", where, "use a positive size"
+                )
         for name in ("char_width", "word_width"):
             if getattr(self, name) % 2 == 0:
                 raise LanternError(
@@ -113,7 +115,13 @@ class CnnCnnLstmNet(nn.Module):
         self.output = nn.Linear(config.decoder_hidden, n_tags)
 
     def encode(
-        self, words: torch.Tensor, chars: torch.Tensor, mask: torch.Tensor, *, word_dropout: bool, dropout: bool
+        self,
+        words: torch.Tensor,
+        chars: torch.Tensor,
+        mask: torch.Tensor,
+        *,
+        word_dropout: bool,
+        dropout: bool,
     ) -> torch.Tensor:
         """[B, T] word ids, [B, T, C] char ids, [B, T] mask -> [B, T, encoded_dim]."""
         p = self.config.dropout if dropout else 0.0
@@ -253,7 +261,9 @@ class CnnCnnLstmTagger(Tagger):
         batch["mask"] = batch["words"] != PAD
         return batch
 
-    def _training_batches(self, count: int, rng: np.random.Generator, lengths: list[int]) -> Iterator[list[int]]:
+    def _training_batches(
+        self, count: int, rng: np.random.Generator, lengths: list[int]
+    ) -> Iterator[list[int]]:
         """Shuffled batches of similar length: shuffle, sort within buckets, shuffle the batch order."""
         size = self.config.batch_size
         order = rng.permutation(count)
@@ -344,8 +354,9 @@ class CnnCnnLstmTagger(Tagger):
             torch.manual_seed(seed)
             for indices, batch in self._inference_batches(sentences):
                 # All masks of a batch in one pass: the batch repeated `samples` times along its rows.
-                words, chars, mask = (batch[k].repeat(samples, *[1] * (batch[k].dim() - 1))
-                                      for k in ("words", "chars", "mask"))
+                words, chars, mask = (
+                    batch[k].repeat(samples, *[1] * (batch[k].dim() - 1)) for k in ("words", "chars", "mask")
+                )
                 encoded = self.net.encode(words, chars, mask, word_dropout=False, dropout=True)
                 ids, _ = self.net.greedy(encoded, dropout=True)
                 ids = ids.view(samples, len(indices), -1).cpu().numpy()

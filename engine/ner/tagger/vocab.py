@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.ner.formats.schemes import from_bio, to_bio
+
 PAD, UNK = 0, 1
 SPECIALS = ("<pad>", "<unk>")
 _DIGITS = str.maketrans("0123456789", "0000000000")
@@ -47,7 +49,9 @@ class Vocab:
     def grow(self, sentences: Iterable[Any]) -> None:
         """Add the words and characters of these sentences (objects with .tokens)."""
         for sentence in sentences:
-            self.grow_tokens((normalise_word(t) for t in sentence.tokens), (c for t in sentence.tokens for c in t))
+            self.grow_tokens(
+                (normalise_word(t) for t in sentence.tokens), (c for t in sentence.tokens for c in t)
+            )
 
     def word_ids(self, tokens: Sequence[str]) -> list[int]:
         index = self._word_index
@@ -68,9 +72,9 @@ class Vocab:
 class TagCodec:
     """IOBES tag ids over a label set: 0 is O, then B, I, E, S of each label in order.
 
-    BIO goes in (an I- that does not continue an entity of its type starts one, as seqeval reads it) and
-    comes out valid: greedy decoding may emit an IOBES sequence that breaks the scheme, and decoding to
-    BIO repairs it token by token, so tags and per-token confidences stay aligned.
+    BIO goes in, and valid BIO comes out: greedy decoding may emit an IOBES sequence that breaks the
+    scheme, and the lenient conversion (engine.ner.formats.schemes) repairs it token by token (an I-/E-
+    that continues nothing starts an entity), so tags and per-token confidences stay aligned.
     """
 
     PREFIXES = ("B", "I", "E", "S")
@@ -80,10 +84,6 @@ class TagCodec:
         self.tags = ("O", *(f"{p}-{label}" for label in self.labels for p in self.PREFIXES))
         self._index = {tag: i for i, tag in enumerate(self.tags)}
         self._labels = set(self.labels)
-        self._bio = ["O"] * len(self.tags)
-        for i, tag in enumerate(self.tags[1:], start=1):
-            prefix, label = tag.split("-", 1)
-            self._bio[i] = ("B-" if prefix in ("B", "S") else "I-") + label
 
     def __len__(self) -> int:
         return len(self.tags)
@@ -95,33 +95,12 @@ class TagCodec:
         return prefix in ("B", "I") and label in self._labels
 
     def encode_bio(self, tags: Sequence[str]) -> np.ndarray:
-        """BIO tags -> IOBES ids."""
-        ids = np.zeros(len(tags), dtype=np.int64)
-        previous = "O"
-        for i, tag in enumerate(tags):
-            if tag == "O":
-                previous = tag
-                continue
-            prefix, label = tag.split("-", 1)
-            begins = prefix == "B" or previous[2:] != label
-            following = tags[i + 1] if i + 1 < len(tags) else "O"
-            continues = following == f"I-{label}"
-            if begins:
-                ids[i] = self._index[f"{'B' if continues else 'S'}-{label}"]
-            else:
-                ids[i] = self._index[f"{'I' if continues else 'E'}-{label}"]
-            previous = tag
-        return ids
+        """BIO tags -> IOBES ids (an orphan I- is read as B-, as seqeval reads it)."""
+        return np.array([self._index[tag] for tag in from_bio(tags, "IOBES")], dtype=np.int64)
 
     def iobes(self, ids: Iterable[int]) -> tuple[str, ...]:
         return tuple(self.tags[int(i)] for i in ids)
 
     def decode_bio(self, ids: Iterable[int]) -> tuple[str, ...]:
-        """IOBES ids -> valid BIO tags (an inside tag with nothing to continue becomes B-)."""
-        out: list[str] = []
-        for i in ids:
-            tag = self._bio[int(i)]
-            if tag.startswith("I-") and (not out or out[-1][2:] != tag[2:]):
-                tag = "B-" + tag[2:]
-            out.append(tag)
-        return tuple(out)
+        """IOBES ids -> valid BIO tags."""
+        return to_bio(self.iobes(ids), "IOBES", strict=False)
