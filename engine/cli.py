@@ -41,6 +41,7 @@ examples:
   lantern jobs run spec.json --json   run a job (Ctrl+C cancels it); print the result as JSON
   lantern jobs resume 12              continue an interrupted job from its last checkpoint
   lantern runs export 3 --csv m.csv   a run's metrics as CSV
+  lantern ner simulate --json         active learning for NER: words needed per acquisition function
 
 exit codes: 0 success, 1 the job did not finish 'done' (failed, cancelled, interrupted), 2 bad input."""
 
@@ -338,8 +339,14 @@ class _EventPrinter:
             )
 
 
-def _follow(store: Any, start: Callable[[Any, Callable[[Any], None]], Any], as_json: bool) -> int:
-    """Start a job, show its progress until it ends (Ctrl+C cancels it), and report the verdict."""
+def _follow(
+    store: Any,
+    start: Callable[[Any, Callable[[Any], None]], Any],
+    as_json: bool,
+    present: Callable[[Any], None] | None = None,
+) -> int:
+    """Start a job, show its progress until it ends (Ctrl+C cancels it), and report the verdict;
+    `present(record)`, when given, prints a job that ended done in place of the default report."""
     from engine.jobs.progressbar import ProgressBar
     from engine.jobs.runner import JobRunner
 
@@ -365,7 +372,9 @@ def _follow(store: Any, start: Callable[[Any, Callable[[Any], None]], Any], as_j
     bar.close()
     record = store.jobs.get(handle.job_id)
     elapsed = time.monotonic() - started
-    if as_json:
+    if present is not None and record.status == "done":
+        present(record)
+    elif as_json:
         _print_json(
             {"job": record.id, "status": record.status, "result": record.result, "error": record.error}
         )
@@ -625,6 +634,10 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(handler=_cmd_db_upgrade)
     check = db_commands.add_parser("check", help="schema revision, integrity, counts, missing artifact files")
     check.set_defaults(handler=_cmd_db_check)
+
+    from engine.ner.cli import add_ner_commands
+
+    add_ner_commands(commands)
     return parser
 
 

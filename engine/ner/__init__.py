@@ -1,1 +1,1 @@
-"""Named-entity recognition with deep active learning (Shen et al., ICLR 2018): corpora, taggers, acquisition."""
+"""Named-entity recognition with deep active learning (Shen et al., ICLR 2018)."""

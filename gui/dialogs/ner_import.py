@@ -188,8 +188,8 @@ class ImportCorpusDialog(QDialog):
         self.test_every.setRange(0, 100)
         self.test_every.setValue(DEMO_TEST_EVERY)
         self.test_every.setSpecialValueText("none")
-        self.test_every.setPrefix("every ")
-        self.test_every.setSuffix(" th sentence")
+        self.test_every.setPrefix("1 in ")
+        self.test_every.setSuffix(" sentences")
         self.test_every.setToolTip(
             "Sentences held out with their gold labels to measure the model (never shown to annotate); "
             "every 5th gives the learning curve a 20 % test set"

@@ -8,14 +8,16 @@ import getpass
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QResizeEvent, QUndoCommand
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -30,8 +32,11 @@ from PySide6.QtWidgets import (
 from engine.core.errors import LanternError
 from engine.ner.acquisition import ACQUISITIONS
 from engine.ner.agreement import between
+from engine.ner.jobs import TRAIN_JOB
+from engine.ner.metrics import entity_scores
 from engine.ner.repository import NerRepository
 from engine.ner.tagger import TAGGERS
+from engine.store.database import Store
 from engine.store.jobs import FINAL_JOB_STATES
 from gui.dialogs.ner_import import ImportCorpusDialog, ImportRequest, ImportTask, demo_request
 from gui.services import AppServices
@@ -59,7 +64,8 @@ DEFAULT_TAGGER = "cnn_cnn_lstm"
 DEFAULT_ACQUISITION = "mnlp"
 SAVE_DELAY_MS = 400  # edits to the sentence on screen are saved this long after the last one
 LABEL_KEYS = 9
-TRAIN_JOB = "ner.train"
+MISTAKES_SHOWN = 20
+TAGGER_NAMES = {"cnn_cnn_lstm": "CNN-CNN-LSTM", "transformer": "Transformer (MiniLM)"}
 
 
 def default_annotator() -> str:
@@ -67,6 +73,60 @@ def default_annotator() -> str:
         return getpass.getuser() or "annotator"
     except (KeyError, OSError):  # no user name in this environment (some containers)
         return "annotator"
+
+
+@dataclass(frozen=True)
+class HeldOutReport:
+    """The current model on the held-out sentences: scores per label and overall, and its mistakes."""
+
+    per_label: dict[str, tuple[float, float, float, int]]
+    overall: tuple[float, float, float] | None
+    mistakes: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]  # tokens, gold, predicted
+    tested: int
+
+
+def training_curve(store: Store, corpus_id: int) -> list[tuple[float, float]]:
+    """(words labelled, held-out F1) after every finished retraining of the corpus, by any annotator."""
+    points = []
+    for run in store.runs.list(text=TRAIN_JOB, status="done"):
+        if run.kind != TRAIN_JOB or run.config.get("corpus_id") != corpus_id:
+            continue
+        if "labelled_words" in run.summary and "f1" in run.summary:
+            points.append((float(run.summary["labelled_words"]), float(run.summary["f1"])))
+    return sorted(points)
+
+
+def held_out_report(repository: NerRepository, corpus_id: int) -> HeldOutReport:
+    """Scores and mistakes of the latest predictions stored for the held-out sentences (ner.train predicts
+    them after every retraining)."""
+    pairs = []
+    for sentence in repository.sentences(corpus_id, "test"):
+        prediction = repository.prediction(sentence.id) if sentence.id is not None else None
+        if prediction is not None and sentence.tags is not None and len(prediction.tags) == len(sentence):
+            pairs.append((sentence, prediction.tags))
+    if not pairs:
+        return HeldOutReport({}, None, [], 0)
+    scores = entity_scores([s.tags for s, _ in pairs], [tags for _, tags in pairs])
+    per_label = {label: (v.precision, v.recall, v.f1, v.support) for label, v in scores.per_label.items()}
+    mistakes = [(s.tokens, s.tags, tags) for s, tags in pairs if s.tags != tuple(tags)]
+    return HeldOutReport(
+        per_label, (scores.precision, scores.recall, scores.f1), mistakes[:MISTAKES_SHOWN], len(pairs)
+    )
+
+
+def report_from_result(result: dict[str, Any]) -> HeldOutReport:
+    """The same report from a finished ner.train job's result."""
+    per_label = {
+        label: (float(v["precision"]), float(v["recall"]), float(v["f1"]), int(v["support"]))
+        for label, v in (result.get("per_label") or {}).items()
+    }
+    overall = (
+        (float(result["precision"]), float(result["recall"]), float(result["f1"])) if "f1" in result else None
+    )
+    mistakes = [
+        (tuple(m["tokens"]), tuple(m["gold"]), tuple(m["predicted"])) for m in result.get("mistakes") or []
+    ]
+    return HeldOutReport(per_label, overall, mistakes, int(result.get("test_sentences") or 0))
 
 
 class AcceptCommand(QUndoCommand):
@@ -151,12 +211,13 @@ class AnnotatePage(QWidget):
         self._imports: list[ImportTask] = []
         self.corpus: Any = None  # CorpusRecord of the open corpus
         self.queue: AnnotationQueue | None = None
-        self.session_key: tuple[int, str] | None = None  # (corpus id, annotator) while annotating
+        self.session_key: tuple[int, str, int] | None = None  # (corpus id, annotator, n) while annotating
+        self._sessions = 0
+        self._state_owner: tuple[int, str] | None = None  # whose place the page holds: (corpus id, annotator)
         self.train_job: int | None = None
         self.accepted_since_training = 0
         self.accepted_this_session = 0
         self._retrain_pending = False
-        self._checkpoint: Any = None
         self._shut_down = False
         settings = QSettings()
         self.annotator = str(settings.value(ANNOTATOR_KEY, "") or default_annotator())
@@ -240,8 +301,6 @@ class AnnotatePage(QWidget):
         # the sentence
         self.sentence_info = QLabel(self)
         self.sentence_info.setProperty("role", "muted")
-        self.session_info = QLabel(self)
-        self.session_info.setProperty("role", "muted")
         self.editor = SentenceEditor(self)
         self.editor.undo_stack = self.services.undo_stack
         self.legend = LabelLegend(self)
@@ -255,23 +314,25 @@ class AnnotatePage(QWidget):
         for button in (self.skip_button, self.accept_all_button, self.accept_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.up_next = UpNextStrip(self)
-        info = QHBoxLayout()
-        info.addWidget(self.sentence_info, 1)
-        info.addWidget(self.session_info)
-        actions = QHBoxLayout()
-        actions.setSpacing(8)
-        actions.addWidget(self.legend, 1)
-        actions.addWidget(self.skip_button)
-        actions.addWidget(self.accept_all_button)
-        actions.addWidget(self.accept_button)
-        sentence_card = _card()
-        inner = QVBoxLayout(sentence_card)
+        self.buttons = QWidget(self)
+        button_row = QHBoxLayout(self.buttons)
+        button_row.setContentsMargins(0, 0, 0, 0)
+        button_row.setSpacing(8)
+        button_row.addWidget(self.skip_button)
+        button_row.addWidget(self.accept_all_button)
+        button_row.addWidget(self.accept_button)
+        self.actions_grid = QGridLayout()
+        self.actions_grid.setHorizontalSpacing(12)
+        self.actions_grid.setVerticalSpacing(8)
+        self.sentence_card = _card()
+        inner = QVBoxLayout(self.sentence_card)
         inner.setContentsMargins(16, 12, 16, 12)
         inner.setSpacing(10)
-        inner.addLayout(info)
+        inner.addWidget(self.sentence_info)
         inner.addWidget(self.editor)
-        inner.addLayout(actions)
-        inner.addWidget(self.hint)
+        inner.addLayout(self.actions_grid)
+        self._wide_actions: bool | None = None
+        self._arrange_actions(True)
         self.empty_actions = QWidget(self)
         empty_row = QHBoxLayout(self.empty_actions)
         empty_row.setContentsMargins(0, 0, 0, 0)
@@ -296,7 +357,7 @@ class AnnotatePage(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.setSpacing(10)
-        left_layout.addWidget(sentence_card)
+        left_layout.addWidget(self.sentence_card)
         left_layout.addWidget(self.up_next)
         left_layout.addWidget(recent_card, 1)
 
@@ -308,12 +369,23 @@ class AnnotatePage(QWidget):
         self.agreement = AgreementPanel(self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.curve_panel, "Learning curve")
-        self.tabs.addTab(self.scores, "Per label")
+        self.tabs.setUsesScrollButtons(False)  # narrow: tabs shrink (names elided), none hides behind arrows
+        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
+        self.tabs.addTab(self.curve_panel, "Curve")
+        self.tabs.addTab(self.scores, "Scores")
         self.tabs.addTab(self.mistakes, "Mistakes")
         self.tabs.addTab(self.agreement, "Agreement")
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.tabs.tabBar().setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for index, tip in enumerate(
+            (
+                "Learning curve: entity F1 on the held-out sentences against the words labelled",
+                "Precision, recall and F1 per label on the held-out sentences, after the last retraining",
+                "Held-out sentences the model gets wrong, its entities beside the gold ones",
+                "Agreement between two annotators: Cohen's kappa and span F1",
+            )
+        ):
+            self.tabs.setTabToolTip(index, tip)
         side_card = _card()
         side_layout = QVBoxLayout(side_card)
         side_layout.setContentsMargins(8, 6, 8, 8)
@@ -331,7 +403,7 @@ class AnnotatePage(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([600, 400])
+        self.splitter.setSizes([650, 350])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 16, 20, 16)
@@ -345,6 +417,31 @@ class AnnotatePage(QWidget):
             "QPushButton#primaryAction:hover { background: #d07f08; }"
             "QPushButton#primaryAction:disabled { background: #f3c98d; border-color: #f3c98d; }"
         )
+
+    def _arrange_actions(self, wide: bool) -> None:
+        """Legend and buttons on one line when the card is wide enough, else the buttons below the legend;
+        the key hint under both."""
+        if wide == self._wide_actions:
+            return
+        self._wide_actions = wide
+        grid = self.actions_grid
+        for widget in (self.legend, self.buttons, self.hint):
+            grid.removeWidget(widget)
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        if wide:
+            grid.addWidget(self.legend, 0, 0)
+            grid.addWidget(self.buttons, 0, 1, right)
+            grid.addWidget(self.hint, 1, 0, 1, 2)
+        else:
+            grid.addWidget(self.legend, 0, 0, 1, 2)
+            grid.addWidget(self.buttons, 1, 0, 1, 2, right)
+            grid.addWidget(self.hint, 2, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        needed = self.legend.sizeHint().width() + self.buttons.sizeHint().width() + 40
+        self._arrange_actions(self.sentence_card.width() >= needed)
 
     def _register_shortcuts(self) -> None:
         shortcuts = self.services.shortcuts
@@ -481,15 +578,20 @@ class AnnotatePage(QWidget):
     def open_corpus(self, name: str, *, start: bool | None = None) -> None:
         """Open a corpus; resume where this annotator left off in it (started if they had started)."""
         self.save_state()
+        self.train_job = None  # a retraining of the corpus left behind goes on, but is not ours to show
+        self._retrain_pending = False
         self.corpus = self.repository.corpus(name)
         QSettings().setValue(CORPUS_KEY, self.corpus.name)
         index = self.corpus_box.findText(self.corpus.name)
         if index >= 0:
             self.corpus_box.setCurrentIndex(index)
         state = self.repository.load_state(self.corpus.id, self.annotator) or {}
-        self._select(self.tagger_box, state.get("tagger", DEFAULT_TAGGER))
-        self._select(self.acquisition_box, state.get("acquisition", DEFAULT_ACQUISITION))
-        self._checkpoint = state.get("checkpoint")
+        self._state_owner = (self.corpus.id, self.annotator)
+        self._select(self.tagger_box, state.get("selected_tagger", state.get("tagger", DEFAULT_TAGGER)))
+        self._select(
+            self.acquisition_box,
+            state.get("selected_acquisition", state.get("acquisition", DEFAULT_ACQUISITION)),
+        )
         self.accepted_since_training = int(state.get("accepted_since_training", 0))
         self.editor.set_labels(self.labels())
         self.recent.set_labels(self.labels())
@@ -585,7 +687,8 @@ class AnnotatePage(QWidget):
         self.queue = AnnotationQueue(
             self.repository, self.corpus.id, self.annotator, overlap=self.overlap_share()
         )
-        self.session_key = (self.corpus.id, self.annotator)
+        self._sessions += 1
+        self.session_key = (self.corpus.id, self.annotator, self._sessions)
         resume = self._resumed_sentence(state)
         self.queue.start(resume)
         saved = state.get("edit") or {}
@@ -739,17 +842,18 @@ class AnnotatePage(QWidget):
             self._schedule_save()
 
     def _update_session_info(self) -> None:
+        """The line under the progress bars: this session, and when the model learns next."""
         if self.queue is None:
-            self.session_info.setText("")
+            self.progress_panel.set_session_text("")
             return
         every = self.retrain_every.value()
         until = max(0, every - self.accepted_since_training)
-        text = f"{self.accepted_this_session} accepted this session"
+        text = f"{self.accepted_this_session} accepted this session · "
         if self.train_job is not None:
-            text += " · retraining…"
+            text += "retraining in the background"
         else:
-            text += f" · retrain in {until} sentence{'s' if until != 1 else ''}"
-        self.session_info.setText(text)
+            text += f"retraining after {until} more sentence{'s' if until != 1 else ''}"
+        self.progress_panel.set_session_text(text)
 
     def _update_enabled(self) -> None:
         has_corpus = self.corpus is not None
@@ -782,7 +886,8 @@ class AnnotatePage(QWidget):
         return {
             "job": TRAIN_JOB,
             "params": {
-                "corpus": self.corpus.name,
+                "corpus": self.corpus.id,
+                "annotator": self.annotator,
                 "tagger": self.tagger_box.currentData(),
                 "acquisition": self.acquisition_box.currentData(),
             },
@@ -794,6 +899,13 @@ class AnnotatePage(QWidget):
             return
         if self.train_job is not None:
             self._retrain_pending = True
+            return
+        if not self.repository.progress(self.corpus.id).get("labelled_sentences"):
+            self.services.notifications.post(
+                "info",
+                "Nothing to learn from yet",
+                "Accept a few sentences first; the model learns from them.",
+            )
             return
         try:
             handle = self.services.jobs.submit(self._train_spec())
@@ -828,7 +940,6 @@ class AnnotatePage(QWidget):
         if job_id != self.train_job or self._shut_down:
             return
         result = value if isinstance(value, dict) else {}
-        self._checkpoint = result.get("checkpoint", self._checkpoint)
         if self.queue is not None:
             self.queue.refresh_predictions()
             self.up_next.show_next(self.queue.peek())
@@ -848,7 +959,8 @@ class AnnotatePage(QWidget):
         self._update_session_info()
 
     def refresh_panels(self, result: dict[str, Any] | None = None) -> None:
-        """Progress, learning curve, scores and mistakes from the store (and the last training result)."""
+        """Progress, learning curve, scores and mistakes: from the store, or from the result of the
+        retraining that just finished (the same figures, without reading them back)."""
         self.refresh_progress()
         if self.corpus is None:
             self.curve_panel.set_points([])
@@ -856,47 +968,30 @@ class AnnotatePage(QWidget):
             self.mistakes.set_mistakes([], [])
             self.agreement.set_annotators([])
             return
-        history = self.training_history()
-        self.curve_panel.set_points([(point["words"], point["f1"]) for point in history])
-        latest = result or (history[-1] if history else {})
-        scores = latest.get("scores") or {}
-        self.scores.set_scores(
-            {label: tuple(values) for label, values in (scores.get("per_label") or {}).items()},
-            (scores["precision"], scores["recall"], scores["f1"]) if "f1" in scores else None,
-            self.labels(),
-        )
-        mistakes = latest.get("mistakes") or []
-        self.mistakes.set_mistakes(
-            [(m["tokens"], m["gold"], m["predicted"]) for m in mistakes], self.labels(), latest.get("tested")
-        )
-        if history:
-            last = history[-1]
-            self.progress_panel.set_model_text(
-                f"Model: {self.tagger_box.currentText()}, trained on {last['words']:,.0f} words; "
-                f"held-out F1 {100 * last['f1']:.1f} %"
+        curve = training_curve(self.services.store, self.corpus.id)
+        self.curve_panel.set_points(curve)
+        if not self.corpus.counts.get("test"):
+            self.curve_panel.empty.setText(
+                "This corpus has no held-out sentences, so the model cannot be measured: import it again "
+                "with “Hold out for testing” to see the learning curve, scores and mistakes."
             )
+        report = report_from_result(result) if result else held_out_report(self.repository, self.corpus.id)
+        self.scores.set_scores(report.per_label, report.overall, self.labels())
+        self.mistakes.set_mistakes(report.mistakes, self.labels(), report.tested)
+        state = self.repository.load_state(self.corpus.id, self.annotator)
+        if curve or state.get("model_version"):
+            trained = state.get("trained_words")
+            text = f"Model: {TAGGER_NAMES.get(str(state.get('tagger')), state.get('tagger', 'tagger'))}"
+            if trained is not None:
+                text += f", trained on {int(trained):,} words"
+            if report.overall is not None:
+                text += f"; held-out F1 {100 * report.overall[2]:.1f} %"
+            self.progress_panel.set_model_text(text)
         elif self.train_job is None:
             self.progress_panel.set_model_text(
                 "No model yet: the first retraining starts after "
                 f"{self.retrain_every.value()} accepted sentences."
             )
-
-    def training_history(self) -> list[dict[str, Any]]:
-        """One entry per finished retraining of this corpus, oldest first: words labelled, held-out F1, and
-        the run's summary (scores, mistakes)."""
-        assert self.corpus is not None
-        history = []
-        runs = self.services.store.runs.list(text=TRAIN_JOB, status="done")
-        for run in sorted(runs, key=lambda r: r.id):
-            if run.kind != TRAIN_JOB or run.config.get("corpus") not in (self.corpus.name, self.corpus.id):
-                continue
-            summary = run.summary
-            if "words_labelled" not in summary or "test_f1" not in summary:
-                continue
-            history.append(
-                {**summary, "words": float(summary["words_labelled"]), "f1": float(summary["test_f1"])}
-            )
-        return history
 
     def compare_annotators(self, first: str, second: str) -> None:
         if self.corpus is None or not first or first == second:
@@ -942,31 +1037,33 @@ class AnnotatePage(QWidget):
             self._save_timer.start()
 
     def state(self) -> dict[str, Any]:
-        """Where this annotator stands in the open corpus (what save_state stores)."""
+        """Where this annotator stands in the open corpus: the keys this page owns in the saved state (the
+        retraining job owns the others: the checkpoint, the tagger it holds, what it was trained on)."""
         current = self.queue.current if self.queue is not None else None
+        editor = self.editor.state
         edit = {
-            "spans": [[s.start, s.end, s.label] for s in self.editor.state.spans],
-            "dismissed": [
-                [s.start, s.end, s.label] for s in sorted(self.editor.state.dismissed, key=lambda s: s.start)
-            ],
+            "spans": [[s.start, s.end, s.label] for s in editor.spans],
+            "dismissed": [[s.start, s.end, s.label] for s in sorted(editor.dismissed, key=lambda s: s.start)],
             "cursor": self.editor.cursor,
         }
         return {
-            "tagger": self.tagger_box.currentData(),
-            "acquisition": self.acquisition_box.currentData(),
+            "selected_tagger": self.tagger_box.currentData(),
+            "selected_acquisition": self.acquisition_box.currentData(),
             "started": self.queue is not None,
             "sentence": current.id if current is not None else None,
             "edit": edit if current is not None else {},
-            "checkpoint": self._checkpoint,
             "accepted_since_training": self.accepted_since_training,
         }
 
     def save_state(self) -> None:
         self._save_timer.stop()
-        if self.corpus is None:
-            return
+        if self.corpus is None or self._state_owner != (self.corpus.id, self.annotator):
+            return  # between annotators (or corpora): the page holds nobody's place yet
         try:
-            self.repository.save_state(self.corpus.id, self.annotator, self.state())
+            # Merged into what is stored: a retraining job writes its checkpoint into the same state.
+            state = self.repository.load_state(self.corpus.id, self.annotator)
+            state.update(self.state())
+            self.repository.save_state(self.corpus.id, self.annotator, state)
         except LanternError as exc:
             self.services.notifications.post_error(exc, title="Your place in the corpus could not be saved")
 

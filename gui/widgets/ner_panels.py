@@ -68,6 +68,7 @@ class ProgressPanel(QFrame):
         self.sentences_label = QLabel(self)
         self.words_label = QLabel(self)
         self.team_label = _muted("", self)
+        self.session_label = _muted("", self)
         self.model_label = _muted("", self)
         grid = QGridLayout(self)
         grid.setContentsMargins(14, 10, 14, 10)
@@ -80,7 +81,8 @@ class ProgressPanel(QFrame):
         grid.addWidget(self.words_label, 2, 1, Qt.AlignmentFlag.AlignRight)
         grid.addWidget(self.words_bar, 3, 0, 1, 2)
         grid.addWidget(self.team_label, 4, 0, 1, 2)
-        grid.addWidget(self.model_label, 5, 0, 1, 2)
+        grid.addWidget(self.session_label, 5, 0, 1, 2)
+        grid.addWidget(self.model_label, 6, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         self.set_progress({})
 
@@ -110,6 +112,10 @@ class ProgressPanel(QFrame):
     def set_model_text(self, text: str) -> None:
         self.model_label.setText(text)
 
+    def set_session_text(self, text: str) -> None:
+        self.session_label.setText(text)
+        self.session_label.setVisible(bool(text))
+
 
 class LearningCurvePlot(MetricPlot):
     """The run plot with one metric, "words labelled" on the x axis, and no metric chips."""
@@ -117,11 +123,18 @@ class LearningCurvePlot(MetricPlot):
     def _style_plot(self, plot, metric, text):  # type: ignore[no-untyped-def]
         super()._style_plot(plot, metric, text)
         plot.setLabel("bottom", "words labelled", color=text.name())
+        plot.getAxis("bottom").setTickDensity(0.9)
         plot.setTitle("entity F1 on held-out sentences (%)", color=text.name(), size="10pt")
 
     def _update_chips(self) -> None:
         super()._update_chips()
         self._chip_bar.hide()
+
+    def _update_curve(self, label: str, metric: str) -> None:
+        super()._update_curve(label, metric)
+        curve = self.curve(label, metric)
+        if curve is not None and curve.opts["symbol"] != "o":
+            curve.setSymbol("o")  # one dot per retraining
 
 
 class LearningCurvePanel(QFrame):

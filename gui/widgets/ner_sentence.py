@@ -393,8 +393,16 @@ class SentenceEditor(QWidget):
 
     def _relayout(self) -> None:
         self._placed = self._layout(self.width())
+        self._fit_height()
         self.updateGeometry()
         self.update()
+
+    def _fit_height(self) -> None:
+        # Box layouts inside splitters do not ask for height-for-width: a minimum height that follows
+        # the wrapped lines keeps every token on screen.
+        needed = math.ceil(self._placed.height)
+        if needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
 
     def hasHeightForWidth(self) -> bool:
         return True
@@ -410,6 +418,7 @@ class SentenceEditor(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         self._placed = self._layout(event.size().width())
+        self._fit_height()
         super().resizeEvent(event)
 
     def token_rect(self, index: int) -> QRectF:

@@ -298,3 +298,35 @@ def test_agreement_between_two_annotators_matches_the_engine(qtbot, services, co
     assert page.agreement.table.rowCount() == len(
         set(expected.kappa_per_label) | set(expected.spans.per_label)
     )
+
+
+def test_each_annotator_keeps_their_own_place_and_never_gets_anothers_sentence(
+    qtbot, services, corpus
+) -> None:  # type: ignore[no-untyped-def]
+    page = started(qtbot, services)
+    key(qtbot, page, Qt.Key.Key_Return)
+    anas = page.editor.sentence.id
+    qtbot.waitUntil(lambda: page.queue.peek() is not None)
+    held_by_ana = {anas, page.queue.peek().id}
+    page.annotator_edit.setText("ben")
+    page.annotator_edit.editingFinished.emit()
+    assert page.annotator == "ben" and QSettings().value(ANNOTATOR_KEY) == "ben"
+    assert page.queue is None  # ben has not started in this corpus
+    page.start()
+    bens = page.editor.sentence.id
+    assert bens not in held_by_ana
+    page.annotator_edit.setText("ana")
+    page.annotator_edit.editingFinished.emit()
+    assert page.editor.sentence.id == anas
+    progress = NerRepository(services.store).progress(corpus)
+    assert progress["by_annotator"] == {"ana": {"sentences": 1, "words": 8}}
+
+
+def test_the_overlap_share_is_kept_and_used_for_the_next_sentences(qtbot, services, corpus) -> None:  # type: ignore[no-untyped-def]
+    page = started(qtbot, services)
+    page.agreement.overlap.setValue(25)
+    assert float(QSettings().value("annotate/overlap")) == 0.25
+    assert page.queue.overlap == 0.25
+    page.shutdown()
+    again = make_page(qtbot, replace(services, shortcuts=ShortcutRegistry(services.notifications)))
+    assert again.agreement.overlap.value() == 25 and again.queue.overlap == 0.25

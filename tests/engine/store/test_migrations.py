@@ -18,14 +18,16 @@ from engine.store.database import backup_sqlite
 from engine.store.models import Base
 
 CPU = DeviceChoice("cpu", "float32", "test CPU")
+HEAD = migrations.head_revision()  # the newest revision in engine/store/migrations/versions
+NEXT = "0900"  # a test-only revision after HEAD
 
 TEST_REVISION = '''"""test-only second revision"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{revision}"
+down_revision = "{down_revision}"
 branch_labels = None
 depends_on = None
 
@@ -67,24 +69,24 @@ def _backups(url: str) -> list[Path]:
 
 @pytest.fixture
 def newer_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Point the store at a copy of its migrations plus a real revision 0002 (optionally failing)."""
+    """Point the store at a copy of its migrations plus a real revision NEXT (optionally failing)."""
 
     def install(fail: bool = False) -> str:
-        location = tmp_path / "migrations-with-0002"
+        location = tmp_path / f"migrations-with-{NEXT}"
         shutil.copytree(migrations.SCRIPT_LOCATION, location, ignore=shutil.ignore_patterns("__pycache__"))
-        failure = 'raise RuntimeError("0002 cannot convert a row")' if fail else "pass"
-        (location / "versions" / "0002_test_notes.py").write_text(
-            TEST_REVISION.format(failure=failure), encoding="utf-8"
+        failure = f'raise RuntimeError("{NEXT} cannot convert a row")' if fail else "pass"
+        (location / "versions" / f"{NEXT}_test_notes.py").write_text(
+            TEST_REVISION.format(failure=failure, revision=NEXT, down_revision=HEAD), encoding="utf-8"
         )
         monkeypatch.setattr(migrations, "SCRIPT_LOCATION", location)
-        assert migrations.head_revision() == "0002"
-        return "0002"
+        assert migrations.head_revision() == NEXT
+        return NEXT
 
     return install
 
 
 def test_a_new_store_is_migrated_to_head(any_store: Store) -> None:
-    assert migrations.head_revision() == "0001"
+    assert migrations.head_revision() == HEAD
     assert _version(any_store) == [migrations.head_revision()]
     with any_store.engine.connect() as connection:
         tables = set(inspect(connection).get_table_names())
@@ -118,7 +120,7 @@ def test_reopening_does_not_migrate_again_or_lose_data(
         assert store.runs.get(run_id).config == {"lr": 0.1}
         assert store.runs.metrics(run_id)["loss"].values == [0.5]
         store.close()
-    assert _version(store_url) == ["0001"]
+    assert _version(store_url) == [HEAD]
     assert _backups(store_url) == []
 
 
@@ -149,21 +151,21 @@ def test_an_older_store_is_backed_up_then_migrated_keeping_its_data(
     newer_head,  # type: ignore[no-untyped-def]
 ) -> None:
     store = open_store(url=store_url)
-    run_id = store.runs.create(name="before 0002", kind="test", config={}, device=CPU)
+    run_id = store.runs.create(name=f"before {NEXT}", kind="test", config={}, device=CPU)
     store.close()
     newer_head()
     store = open_store(url=store_url)
-    assert _version(store) == ["0002"]
+    assert _version(store) == [NEXT]
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT text FROM test_notes")).scalars().all() == ["migrated"]
-    assert store.runs.get(run_id).name == "before 0002"
+    assert store.runs.get(run_id).name == f"before {NEXT}"
     store.close()
     if backend == "sqlite":
         [backup] = _backups(store_url)
-        assert backup.name.endswith("-before-0002")
+        assert backup.name.endswith(f"-before-{NEXT}")
         copy = sqlite3.connect(backup)
-        assert copy.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
-        assert copy.execute("SELECT name FROM runs").fetchall() == [("before 0002",)]
+        assert copy.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
+        assert copy.execute("SELECT name FROM runs").fetchall() == [(f"before {NEXT}",)]
         copy.close()
     # A second opening finds nothing to do and makes no second backup.
     open_store(url=store_url).close()
@@ -176,7 +178,7 @@ def test_a_new_database_is_migrated_straight_to_head_without_a_backup(
 ) -> None:
     newer_head()
     store = open_store(url=store_url)
-    assert _version(store) == ["0002"]
+    assert _version(store) == [NEXT]
     store.close()
     assert _backups(store_url) == []
 
@@ -192,12 +194,12 @@ def test_a_failed_migration_rolls_back_completely(
     newer_head(fail=True)
     with pytest.raises(StoreError) as caught:
         open_store(url=store_url)
-    assert "migrating the database to 0002 failed" in caught.value.what
-    assert "0002 cannot convert a row" in caught.value.what
+    assert f"migrating the database to {NEXT} failed" in caught.value.what
+    assert f"{NEXT} cannot convert a row" in caught.value.what
     assert "left as it was" in caught.value.hint
-    # All of 0002 or none of it: its table (created before the failure) is gone again.
+    # All of the new revision or none of it: its table (created before the failure) is gone again.
     assert "test_notes" not in _tables(store_url)
-    assert _version(store_url) == ["0001"]
+    assert _version(store_url) == [HEAD]
     store = open_store(url=store_url, migrate=False)
     assert store.runs.get(run_id).name == "survivor"
     store.close()
@@ -221,7 +223,7 @@ def test_two_processes_opening_a_new_database_at_once_both_succeed(store_url: st
     for worker in workers:
         worker.join(timeout=120)
     assert [worker.exitcode for worker in workers] == [0, 0]
-    assert _version(store_url) == ["0001"]
+    assert _version(store_url) == [HEAD]
 
 
 def test_backup_sqlite_copies_a_live_database_including_its_wal(tmp_path: Path) -> None:
@@ -247,7 +249,7 @@ def test_backup_sqlite_copies_a_live_database_including_its_wal(tmp_path: Path) 
     assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     names = [row[0] for row in copy.execute("SELECT name FROM runs ORDER BY id")]
     assert names == ["checkpointed", "only in the wal"]
-    assert copy.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+    assert copy.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
     copy.close()
 
 
