@@ -27,7 +27,6 @@ from engine.core import paths
 from engine.core.settings import Settings
 from gui.jobs_dock import JobsPanel
 from gui.notifications import ErrorToast, Notice, NotificationPanel
-from gui.pages.annotate import AnnotatePage
 from gui.pages.attribution import AttributionPage
 from gui.pages.augment import AugmentPage
 from gui.pages.relational import RelationalPage
@@ -58,6 +57,13 @@ def runs_page(services: AppServices) -> QWidget:
     from gui.pages.runs import RunsPage
 
     return RunsPage(services)
+
+
+def annotate_page(services: AppServices) -> QWidget:
+    # Imported here for the same reason: the learning curve brings pyqtgraph, and the page reads the store.
+    from gui.pages.annotate import AnnotatePage
+
+    return AnnotatePage(services)
 
 
 class LoadingPage(QLabel):
@@ -119,7 +125,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.add_page("runs", "Runs", lambda: runs_page(services), icon("runs"))
         self.add_page("augment", "Augment", AugmentPage(services), icon("augment"))
-        self.add_page("annotate", "Annotate", AnnotatePage(services), icon("annotate"))
+        self.add_page("annotate", "Annotate", lambda: annotate_page(services), icon("annotate"))
         self.add_page("relational", "Relational", RelationalPage(services), icon("relational"))
         self.add_page("attribution", "Attribution", AttributionPage(services), icon("attribution"))
         self._restore_state()

@@ -39,8 +39,8 @@ def _setting(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _tagger_config(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
-    config = dict(base or {})
+def _tagger_config(args: argparse.Namespace) -> dict[str, Any]:
+    config: dict[str, Any] = {}
     for name in ("word_filters", "decoder_hidden", "word_dim"):
         value = getattr(args, name, None)
         if value is not None:
@@ -51,6 +51,12 @@ def _tagger_config(args: argparse.Namespace, base: dict[str, Any] | None = None)
 
 def _add_tagger_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tagger", default="cnn_cnn_lstm", help="cnn_cnn_lstm (default) or transformer")
+    parser.add_argument(
+        "--preset",
+        default="small-data",
+        choices=("small-data", "paper"),
+        help="CNN-CNN-LSTM settings: small-data (200 filters, fast; default) or paper (800 filters)",
+    )
     parser.add_argument("--word-filters", type=int, help="filters of each word-CNN layer (paper: 800)")
     parser.add_argument("--decoder-hidden", type=int, help="LSTM decoder units (default 256)")
     parser.add_argument("--word-dim", type=int, help="word embedding width (default 100)")
@@ -135,6 +141,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         "target": args.target,
         "bald_samples": args.bald_samples,
         "tagger": args.tagger,
+        "preset": args.preset,
         "tagger_config": _tagger_config(args),
         "limit": args.limit,
         "test_every": args.test_every,
@@ -164,14 +171,12 @@ def _present_training(result: dict[str, Any], as_json: bool) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from engine.ner.jobs import FAST_TAGGER_CONFIG
-
-    base = FAST_TAGGER_CONFIG if args.tagger == "cnn_cnn_lstm" and not args.paper_sizes else {}
     params = {
         "corpus": _corpus_ref(args.corpus),
         "annotator": args.annotator,
         "tagger": args.tagger,
-        "tagger_config": _tagger_config(args, base),
+        "preset": args.preset,
+        "tagger_config": _tagger_config(args),
         "acquisition": args.acquisition,
         "epochs": args.epochs,
         "seed": args.seed,
@@ -319,7 +324,6 @@ def add_ner_commands(commands: Any) -> None:
     train.add_argument("--epochs", type=int, default=2)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--fresh", action="store_true", help="start from new weights, not the saved model")
-    train.add_argument("--paper-sizes", action="store_true", help="the paper's sizes (800 filters; slower)")
     _add_tagger_options(train)
     train.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     train.set_defaults(handler=_cmd_train)

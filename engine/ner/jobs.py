@@ -6,7 +6,7 @@ Importing this module stays torch-free (the GUI lists and validates jobs); torch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -22,9 +22,7 @@ SIMULATE_JOB = "ner.simulate"
 TRAIN_JOB = "ner.train"
 DEMO_CORPUS = "wnut16"
 SettingValue = int | float | str | bool
-# ner.train's default model: the paper's architecture at a width that retrains in seconds on a laptop
-# CPU (measured in bench/ner.py); the paper's own sizes are one `tagger_config` away.
-FAST_TAGGER_CONFIG: dict[str, SettingValue] = {"word_filters": 200, "decoder_hidden": 128}
+Preset = Literal["small-data", "paper"]
 MISTAKES_SHOWN = 20
 
 
@@ -62,7 +60,8 @@ class SimulateSpec(JobSpec):
     target: float = Field(0.99, gt=0, le=1, description="share of full-data F1 to reach")
     bald_samples: int = Field(10, ge=2, le=200, description="Monte Carlo dropout masks for BALD")
     tagger: str = "cnn_cnn_lstm"
-    tagger_config: dict[str, SettingValue] = Field(default_factory=dict, description="tagger sizes")
+    preset: Preset = Field("small-data", description="tagger settings: small-data (fast) or paper")
+    tagger_config: dict[str, SettingValue] = Field(default_factory=dict, description="over the preset")
     limit: int = Field(0, ge=0, description="use only the first N sentences (0: all)")
     test_every: int = Field(
         5, ge=2, le=1000, description="sentence i is test when i % N == 0 (no test split)"
@@ -78,7 +77,8 @@ class TrainSpec(JobSpec):
     corpus: int | str = Field(description="corpus id or name")
     annotator: str = Field(min_length=1, max_length=200, description="whose saved state holds the model")
     tagger: str = "cnn_cnn_lstm"
-    tagger_config: dict[str, SettingValue] = Field(default_factory=lambda: dict(FAST_TAGGER_CONFIG))
+    preset: Preset = Field("small-data", description="tagger settings: small-data (fast) or paper")
+    tagger_config: dict[str, SettingValue] = Field(default_factory=dict, description="over the preset")
     acquisition: str = Field("mnlp", description="mnlp, lc, bald or random")
     epochs: int = Field(2, ge=1, le=200, description="passes over the labelled sentences this time")
     seed: int = Field(0, ge=0, le=2**31 - 1)
@@ -139,6 +139,7 @@ def simulation_corpus(
 @register_job(SIMULATE_JOB, SimulateSpec, "Simulate active learning for NER (Shen et al. 2018)")
 def simulate_job(ctx: JobContext, spec: SimulateSpec) -> dict[str, Any]:
     from engine.ner.active_learning import SimulationSettings, simulate
+    from engine.ner.tagger import preset_config
 
     train, test, labels, source = simulation_corpus(ctx.store, spec)
     settings = SimulationSettings(
@@ -153,7 +154,7 @@ def simulate_job(ctx: JobContext, spec: SimulateSpec) -> dict[str, Any]:
         target=spec.target,
         bald_samples=spec.bald_samples,
         tagger=spec.tagger,
-        tagger_config=dict(spec.tagger_config),
+        tagger_config=preset_config(spec.preset, spec.tagger, spec.tagger_config),
     )
     run_id = ctx.start_run(
         name=f"NER active learning on {spec.corpus}: {', '.join(spec.strategies)} x {spec.seeds} seeds",
@@ -229,7 +230,7 @@ def train_job(ctx: JobContext, spec: TrainSpec) -> dict[str, Any]:
     from engine.ner.metrics import entity_scores
     from engine.ner.records import Prediction
     from engine.ner.repository import NerRepository
-    from engine.ner.tagger import create_tagger
+    from engine.ner.tagger import create_tagger, preset_config
 
     repo = NerRepository(ctx.store)
     corpus = repo.corpus(spec.corpus)
@@ -243,7 +244,7 @@ def train_job(ctx: JobContext, spec: TrainSpec) -> dict[str, Any]:
     acquisition = Bald(spec.bald_samples) if spec.acquisition == "bald" else get_acquisition(spec.acquisition)
     tagger = _restore_tagger(ctx, spec, repo.load_state(corpus.id, spec.annotator), corpus.labels)
     if tagger is None:
-        config = {**spec.tagger_config, "seed": spec.seed}
+        config = {**preset_config(spec.preset, spec.tagger, spec.tagger_config), "seed": spec.seed}
         tagger = create_tagger(spec.tagger, corpus.labels, config, ctx.device.device)
     words = sum(len(s.tokens) for s in labelled)
     run_id = ctx.start_run(
@@ -306,7 +307,7 @@ def train_job(ctx: JobContext, spec: TrainSpec) -> dict[str, Any]:
         state.update(
             {
                 "tagger": spec.tagger,
-                "tagger_config": dict(spec.tagger_config),
+                "tagger_config": preset_config(spec.preset, spec.tagger, spec.tagger_config),
                 "acquisition": spec.acquisition,
                 "checkpoint_artifact": record.id,
                 "model_version": version,

@@ -13,7 +13,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer
-from PySide6.QtGui import QResizeEvent, QUndoCommand
+from PySide6.QtGui import QResizeEvent, QShowEvent, QUndoCommand
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -48,7 +48,7 @@ from gui.widgets.ner_panels import (
     MistakesPanel,
     ProgressPanel,
     RecentPanel,
-    ScoresTable,
+    ScoresPanel,
 )
 from gui.widgets.ner_queue import AnnotationQueue, QueuedSentence, UpNextStrip
 from gui.widgets.ner_sentence import EditorState, LabelLegend, SentenceEditor
@@ -65,6 +65,12 @@ DEFAULT_ACQUISITION = "mnlp"
 SAVE_DELAY_MS = 400  # edits to the sentence on screen are saved this long after the last one
 LABEL_KEYS = 9
 MISTAKES_SHOWN = 20
+INTRO = (
+    "Lantern shows the sentence the model is least sure of, with the entities it suggests. Confirm or "
+    "correct them with the keyboard; every few sentences a background job retrains the tagger "
+    "(CNN-CNN-LSTM, Shen et al., ICLR 2018) and re-ranks the queue, and the learning curve shows how "
+    "much each labelled word is worth."
+)
 TAGGER_NAMES = {"cnn_cnn_lstm": "CNN-CNN-LSTM", "transformer": "Transformer (MiniLM)"}
 
 
@@ -83,6 +89,7 @@ class HeldOutReport:
     overall: tuple[float, float, float] | None
     mistakes: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]  # tokens, gold, predicted
     tested: int
+    mistakes_total: int = 0  # held-out sentences with a mistake (only the first MISTAKES_SHOWN are kept)
 
 
 def training_curve(store: Store, corpus_id: int) -> list[tuple[float, float]]:
@@ -109,9 +116,8 @@ def held_out_report(repository: NerRepository, corpus_id: int) -> HeldOutReport:
     scores = entity_scores([s.tags for s, _ in pairs], [tags for _, tags in pairs])
     per_label = {label: (v.precision, v.recall, v.f1, v.support) for label, v in scores.per_label.items()}
     mistakes = [(s.tokens, s.tags, tags) for s, tags in pairs if s.tags != tuple(tags)]
-    return HeldOutReport(
-        per_label, (scores.precision, scores.recall, scores.f1), mistakes[:MISTAKES_SHOWN], len(pairs)
-    )
+    overall = (scores.precision, scores.recall, scores.f1)
+    return HeldOutReport(per_label, overall, mistakes[:MISTAKES_SHOWN], len(pairs), len(mistakes))
 
 
 def report_from_result(result: dict[str, Any]) -> HeldOutReport:
@@ -126,21 +132,41 @@ def report_from_result(result: dict[str, Any]) -> HeldOutReport:
     mistakes = [
         (tuple(m["tokens"]), tuple(m["gold"]), tuple(m["predicted"])) for m in result.get("mistakes") or []
     ]
-    return HeldOutReport(per_label, overall, mistakes, int(result.get("test_sentences") or 0))
+    return HeldOutReport(
+        per_label,
+        overall,
+        mistakes,
+        int(result.get("test_sentences") or 0),
+        int(result.get("mistakes_total", len(mistakes))),
+    )
 
 
-class AcceptCommand(QUndoCommand):
-    """Accept a sentence (stored at once); undo takes the acceptance back and shows the sentence again."""
+class _SentenceCommand(QUndoCommand):
+    """An undoable step that hands a sentence on (accept, skip); undo brings it back as it was. Obsolete
+    once the page annotates another corpus or as another annotator (the sentence is in no queue)."""
 
-    def __init__(self, page: AnnotatePage, queued: QueuedSentence, tags: tuple[str, ...], text: str) -> None:
+    def __init__(self, page: AnnotatePage, queued: QueuedSentence, text: str) -> None:
         super().__init__(text)
         self.page = page
         self.queued = queued
-        self.tags = tags
         self.state = page.editor.state
         self.cursor = page.editor.cursor
         self.session = page.session_key
-        self._first = True
+        self._first = True  # the first redo follows a store write the page made before pushing
+
+    def _stale(self) -> bool:
+        if not shiboken6.isValid(self.page) or self.page.session_key != self.session:
+            self.setObsolete(True)
+            return True
+        return False
+
+
+class AcceptCommand(_SentenceCommand):
+    """Accept a sentence (stored at once); undo takes the acceptance back and shows the sentence again."""
+
+    def __init__(self, page: AnnotatePage, queued: QueuedSentence, tags: tuple[str, ...], text: str) -> None:
+        super().__init__(page, queued, text)
+        self.tags = tags
 
     def redo(self) -> None:
         if self._stale():
@@ -152,32 +178,18 @@ class AcceptCommand(QUndoCommand):
         self.page._after_accept(self.queued, self.tags)
 
     def undo(self) -> None:
-        if self._stale():
-            return
-        self.page._take_back(self.queued, self.state, self.cursor, accepted=True)
-
-    def _stale(self) -> bool:
-        if not shiboken6.isValid(self.page) or self.page.session_key != self.session:
-            self.setObsolete(True)  # another corpus or annotator: this sentence is not in the queue
-            return True
-        return False
+        if not self._stale():
+            self.page._take_back(self.queued, self.state, self.cursor, accepted=True)
 
 
-class SkipCommand(QUndoCommand):
+class SkipCommand(_SentenceCommand):
     """Skip a sentence (it is not offered to this annotator again); undo shows it again."""
 
     def __init__(self, page: AnnotatePage, queued: QueuedSentence) -> None:
-        super().__init__("Skip sentence")
-        self.page = page
-        self.queued = queued
-        self.state = page.editor.state
-        self.cursor = page.editor.cursor
-        self.session = page.session_key
-        self._first = True
+        super().__init__(page, queued, "Skip sentence")
 
     def redo(self) -> None:
-        if not shiboken6.isValid(self.page) or self.page.session_key != self.session:
-            self.setObsolete(True)
+        if self._stale():
             return
         if not self._first:
             self.page._store_skip(self.queued)
@@ -185,10 +197,8 @@ class SkipCommand(QUndoCommand):
         self.page._advance()
 
     def undo(self) -> None:
-        if not shiboken6.isValid(self.page) or self.page.session_key != self.session:
-            self.setObsolete(True)
-            return
-        self.page._take_back(self.queued, self.state, self.cursor, accepted=False)
+        if not self._stale():
+            self.page._take_back(self.queued, self.state, self.cursor, accepted=False)
 
 
 def _card() -> QFrame:
@@ -255,8 +265,8 @@ class AnnotatePage(QWidget):
         self.corpus_box = QComboBox(self)
         self.corpus_box.setMinimumWidth(150)
         self.corpus_box.setToolTip("The corpus to annotate")
+        self.corpus_box.setPlaceholderText("no corpus yet")
         self.import_button = QPushButton("Import…", self)
-        self.demo_button = QPushButton("Open the WNUT-16 demo", self)
         self.tagger_box = QComboBox(self)
         for name, entry in TAGGERS.items():
             self.tagger_box.addItem(
@@ -276,6 +286,7 @@ class AnnotatePage(QWidget):
         self.retrain_every.setValue(int(settings.value(RETRAIN_EVERY_KEY, DEFAULT_RETRAIN_EVERY)))
         self.retrain_every.setPrefix("retrain every ")
         self.retrain_every.setSuffix(" sentences")
+        self.retrain_every.setMinimumWidth(self.retrain_every.sizeHint().width())
         self.retrain_every.setToolTip(
             "After this many accepted sentences a background job retrains the model"
         )
@@ -286,7 +297,7 @@ class AnnotatePage(QWidget):
         self.retrain_button.setToolTip("Retrain on every accepted sentence and re-rank the queue")
         setup = QHBoxLayout()
         setup.setSpacing(8)
-        for widget in (self.corpus_box, self.import_button, self.demo_button):
+        for widget in (self.corpus_box, self.import_button):
             setup.addWidget(widget)
         setup.addSpacing(10)
         setup.addWidget(self.tagger_box)
@@ -295,7 +306,7 @@ class AnnotatePage(QWidget):
         setup.addStretch(1)
         setup.addWidget(self.retrain_button)
         setup.addWidget(self.start_button)
-        for button in (self.import_button, self.demo_button, self.start_button, self.retrain_button):
+        for button in (self.import_button, self.start_button, self.retrain_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys keep going to the sentence
 
         # the sentence
@@ -343,9 +354,15 @@ class AnnotatePage(QWidget):
         empty_row.addWidget(self.empty_demo)
         empty_row.addStretch(1)
         inner.addWidget(self.empty_actions)
+        self.intro = QLabel(INTRO, self)
+        self.intro.setWordWrap(True)
+        self.intro.setProperty("role", "muted")
+        self.intro.setContentsMargins(24, 8, 24, 8)
+        self.intro.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        inner.addWidget(self.intro)
 
         self.recent = RecentPanel(self)
-        recent_card = _card()
+        self.recent_card = recent_card = _card()
         recent_layout = QVBoxLayout(recent_card)
         recent_layout.setContentsMargins(16, 10, 16, 10)
         recent_caption = QLabel("Accepted in this session", self)
@@ -360,11 +377,12 @@ class AnnotatePage(QWidget):
         left_layout.addWidget(self.sentence_card)
         left_layout.addWidget(self.up_next)
         left_layout.addWidget(recent_card, 1)
+        left_layout.addStretch(0)
 
         # the side panels
         self.progress_panel = ProgressPanel(self)
         self.curve_panel = LearningCurvePanel(self)
-        self.scores = ScoresTable(self)
+        self.scores = ScoresPanel(self)
         self.mistakes = MistakesPanel(self)
         self.agreement = AgreementPanel(self)
         self.tabs = QTabWidget(self)
@@ -437,6 +455,14 @@ class AnnotatePage(QWidget):
             grid.addWidget(self.buttons, 1, 0, 1, 2, right)
             grid.addWidget(self.hint, 2, 0, 1, 2)
         grid.setColumnStretch(0, 1)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self, self._focus_sentence)  # keys go to the sentence, not to the name field
+
+    def _focus_sentence(self) -> None:
+        if self.isVisible():
+            self.editor.setFocus()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -526,7 +552,6 @@ class AnnotatePage(QWidget):
         self.annotator_edit.editingFinished.connect(self._annotator_changed)
         self.import_button.clicked.connect(self.open_import_dialog)
         self.empty_import.clicked.connect(self.open_import_dialog)
-        self.demo_button.clicked.connect(self.open_demo)
         self.empty_demo.clicked.connect(self.open_demo)
         self.start_button.clicked.connect(self.start)
         self.retrain_button.clicked.connect(self.retrain)
@@ -565,7 +590,6 @@ class AnnotatePage(QWidget):
         self.corpus_box.blockSignals(False)
         self.corpus_box.setEnabled(bool(corpora))
         has_demo = any(record.name == demo_request().name for record in corpora)
-        self.demo_button.setVisible(not has_demo)
         self.empty_demo.setVisible(not has_demo)
         self._update_enabled()
 
@@ -640,7 +664,7 @@ class AnnotatePage(QWidget):
         self._imports.append(task)
         self.editor.set_message(f"Importing {request.source}…")
         self.import_button.setEnabled(False)
-        self.demo_button.setEnabled(False)
+        self.empty_demo.setEnabled(False)
         self.pool.start(task)
         return task
 
@@ -649,7 +673,7 @@ class AnnotatePage(QWidget):
         if self._shut_down:
             return
         self.import_button.setEnabled(True)
-        self.demo_button.setEnabled(True)
+        self.empty_demo.setEnabled(True)
         record = self.repository.corpus(name)
         self.services.notifications.post(
             "info",
@@ -666,7 +690,7 @@ class AnnotatePage(QWidget):
         if self._shut_down:
             return
         self.import_button.setEnabled(True)
-        self.demo_button.setEnabled(True)
+        self.empty_demo.setEnabled(True)
         self.services.notifications.post_error(error, title=f"Import of '{name}' failed; nothing was stored")
         if self.corpus is None:
             self.editor.set_message("The import failed: see Notifications for the file, line and what to do.")
@@ -753,7 +777,7 @@ class AnnotatePage(QWidget):
         self._update_enabled()
         self._schedule_save()
         # Fetch the following sentence once this one is painted: Enter then shows it without a query.
-        QTimer.singleShot(0, self._prefetch)
+        QTimer.singleShot(0, self, self._prefetch)
 
     def _prefetch(self) -> None:
         if self._shut_down or self.queue is None or self.queue.current is None:
@@ -793,7 +817,7 @@ class AnnotatePage(QWidget):
         self.accepted_since_training += 1
         self.accepted_this_session += 1
         self._advance()
-        QTimer.singleShot(0, self.refresh_progress)
+        QTimer.singleShot(0, self, self.refresh_progress)
         if self.accepted_since_training >= self.retrain_every.value():
             self.retrain()
 
@@ -830,7 +854,7 @@ class AnnotatePage(QWidget):
             self.recent.remove(queued.id)
             self.accepted_since_training = max(0, self.accepted_since_training - 1)
             self.accepted_this_session = max(0, self.accepted_this_session - 1)
-            QTimer.singleShot(0, self.refresh_progress)
+            QTimer.singleShot(0, self, self.refresh_progress)
         assert self.queue is not None
         self.queue.bring_back(queued)
         self._show(queued, state, cursor)
@@ -867,8 +891,11 @@ class AnnotatePage(QWidget):
             button.setEnabled(has_sentence)
         self.accept_all_button.setEnabled(has_sentence and bool(self.editor.visible_suggestions()))
         self.empty_actions.setVisible(not has_corpus)
-        self.legend.setVisible(has_corpus)
+        self.intro.setVisible(not has_corpus)
+        for widget in (self.legend, self.buttons, self.hint):
+            widget.setVisible(has_corpus)
         self.up_next.setVisible(running)
+        self.recent_card.setVisible(running)
         if self.corpus is not None:
             counts = self.corpus.counts
             held = counts.get("test", 0)
@@ -911,6 +938,7 @@ class AnnotatePage(QWidget):
             handle = self.services.jobs.submit(self._train_spec())
         except LanternError as exc:
             self.services.notifications.post_error(exc, title="Retraining could not start")
+            self.accepted_since_training = 0  # try again after the next N sentences, not on every one
             return
         self.train_job = handle.job_id
         self.accepted_since_training = 0
@@ -948,7 +976,9 @@ class AnnotatePage(QWidget):
 
     # side panels
     def refresh_progress(self) -> None:
-        if self._shut_down or self.corpus is None:
+        if self._shut_down:
+            return
+        if self.corpus is None:
             self.progress_panel.set_progress({})
             return
         progress = self.repository.progress(self.corpus.id)
@@ -964,7 +994,7 @@ class AnnotatePage(QWidget):
         self.refresh_progress()
         if self.corpus is None:
             self.curve_panel.set_points([])
-            self.scores.set_scores({})
+            self.scores.set_scores({}, None)
             self.mistakes.set_mistakes([], [])
             self.agreement.set_annotators([])
             return
@@ -976,8 +1006,8 @@ class AnnotatePage(QWidget):
                 "with “Hold out for testing” to see the learning curve, scores and mistakes."
             )
         report = report_from_result(result) if result else held_out_report(self.repository, self.corpus.id)
-        self.scores.set_scores(report.per_label, report.overall, self.labels())
-        self.mistakes.set_mistakes(report.mistakes, self.labels(), report.tested)
+        self.scores.set_scores(report.per_label, report.overall, self.labels(), report.tested)
+        self.mistakes.set_mistakes(report.mistakes, self.labels(), report.tested, report.mistakes_total)
         state = self.repository.load_state(self.corpus.id, self.annotator)
         if curve or state.get("model_version"):
             trained = state.get("trained_words")

@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -236,6 +236,35 @@ class ScoresTable(QTableWidget):
                 self.setItem(row, column, item)
 
 
+class ScoresPanel(QWidget):
+    """The scores table under a line saying what it was measured on."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.caption = _muted("", self)
+        self.table = ScoresTable(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 8, 4, 4)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.table, 1)
+        self.set_scores({}, None)
+
+    def set_scores(
+        self,
+        per_label: Mapping[str, Sequence[float]],
+        overall: Sequence[float] | None,
+        labels: Sequence[str] = (),
+        tested: int = 0,
+    ) -> None:
+        self.table.set_scores(per_label, overall, labels)
+        if overall is None:
+            self.caption.setText("Entity-level scores on the held-out sentences appear after a retraining.")
+        else:
+            self.caption.setText(
+                f"Exact-span entity scores (%) of the current model on {tested:,} held-out sentences."
+            )
+
+
 def tagged_html(tokens: Sequence[str], tags: Sequence[str], labels: Sequence[str]) -> str:
     """A sentence as HTML with its entities tinted in their label colours and the label after each."""
     spans = {span.start: span for span in tags_to_spans(tags)}
@@ -272,9 +301,11 @@ class MistakesPanel(QTextBrowser):
         self,
         mistakes: Sequence[tuple[Sequence[str], Sequence[str], Sequence[str]]],
         labels: Sequence[str],
+        tested: int = 0,
         total: int | None = None,
     ) -> None:
-        """`mistakes`: (tokens, gold tags, predicted tags) of held-out sentences where the two differ."""
+        """`mistakes`: (tokens, gold tags, predicted tags) of held-out sentences where the two differ (the
+        first few); `total`: how many there are in all; `tested`: held-out sentences."""
         self.count = len(mistakes)
         if not mistakes:
             self.setHtml(
@@ -282,9 +313,11 @@ class MistakesPanel(QTextBrowser):
                 "are listed here, its entities beside the gold ones.</p>"
             )
             return
-        head = f"{len(mistakes)} held-out sentence{'s' if len(mistakes) != 1 else ''} with a mistake"
-        if total:
-            head += f" (of {total:,})"
+        total = max(total or 0, len(mistakes))
+        head = f"{total:,}" + (f" of {tested:,}" if tested else "")
+        head += f" held-out sentence{'s' if total != 1 else ''} with a mistake"
+        if total > len(mistakes):
+            head += f"; the first {len(mistakes)} are shown"
         rows = [f'<p style="color:{MUTED}; margin-bottom: 6px">{head}</p>']
         for tokens, gold, predicted in mistakes:
             gold_html, predicted_html = (
@@ -302,9 +335,10 @@ class MistakesPanel(QTextBrowser):
 
 
 class RecentPanel(QTextBrowser):
-    """The sentences accepted in this session, newest first, with the entities they were given."""
+    """The sentences accepted in this session, newest first, with the entities they were given. Redrawn
+    on the next turn of the event loop: laying out the HTML must not delay the next sentence."""
 
-    SHOWN = 30
+    SHOWN = 15
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -313,25 +347,27 @@ class RecentPanel(QTextBrowser):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.entries: list[tuple[int, tuple[str, ...], tuple[str, ...]]] = []  # (sentence id, tokens, tags)
         self.labels: list[str] = []
+        self._timer = QTimer(self, singleShot=True, interval=0)
+        self._timer.timeout.connect(self._render)
         self._render()
 
     def set_labels(self, labels: Sequence[str]) -> None:
         self.labels = list(labels)
-        self._render()
+        self._timer.start()
 
     def add(self, sentence_id: int, tokens: Sequence[str], tags: Sequence[str]) -> None:
         self.entries = [e for e in self.entries if e[0] != sentence_id]
         self.entries.insert(0, (sentence_id, tuple(tokens), tuple(tags)))
         del self.entries[self.SHOWN :]
-        self._render()
+        self._timer.start()
 
     def remove(self, sentence_id: int) -> None:
         self.entries = [e for e in self.entries if e[0] != sentence_id]
-        self._render()
+        self._timer.start()
 
     def clear_entries(self) -> None:
         self.entries = []
-        self._render()
+        self._timer.start()
 
     def _render(self) -> None:
         if not self.entries:

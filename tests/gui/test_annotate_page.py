@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
+from engine.jobs.registry import validate_spec
 from engine.ner.agreement import between
 from engine.ner.records import Prediction
 from engine.ner.repository import NerRepository
@@ -24,6 +25,7 @@ from gui.shortcuts import ShortcutRegistry
 
 LABELS = ["PER", "LOC", "ORG", "MISC"]
 SHIFT = Qt.KeyboardModifier.ShiftModifier
+JOB_TIMEOUT_MS = 180_000
 CTRL = Qt.KeyboardModifier.ControlModifier
 BASE = [
     (["Nothing", "to", "see", "here"], ["O", "O", "O", "O"]),
@@ -243,7 +245,13 @@ def test_retraining_is_submitted_after_every_n_accepts(qtbot, services, corpus, 
     assert submitted == []
     key(qtbot, page, Qt.Key.Key_Return)
     assert [d["job"] for d in submitted] == [TRAIN_JOB]
-    assert submitted[0]["params"]["corpus"] == "tiny"
+    assert submitted[0]["params"] == {
+        "corpus": corpus,
+        "annotator": "ana",
+        "tagger": "cnn_cnn_lstm",
+        "acquisition": "mnlp",
+    }
+    validate_spec(submitted[0])  # what the job runner will accept
     assert page.train_job == 4242 and not page.retrain_button.isEnabled()
     key(qtbot, page, Qt.Key.Key_Return)
     key(qtbot, page, Qt.Key.Key_Return)  # due again while one runs: queued, not doubled
@@ -330,3 +338,29 @@ def test_the_overlap_share_is_kept_and_used_for_the_next_sentences(qtbot, servic
     page.shutdown()
     again = make_page(qtbot, replace(services, shortcuts=ShortcutRegistry(services.notifications)))
     assert again.agreement.overlap.value() == 25 and again.queue.overlap == 0.25
+
+
+def test_a_real_retraining_reranks_and_fills_the_panels_while_annotation_goes_on(
+    qtbot, services, corpus
+) -> None:  # type: ignore[no-untyped-def]
+    QSettings().setValue(RETRAIN_EVERY_KEY, 3)
+    page = started(qtbot, services)
+    for _ in range(3):
+        qtbot.waitUntil(lambda: page.queue.peek() is not None)
+        key(qtbot, page, Qt.Key.Key_A)
+    job = page.train_job
+    assert job is not None
+    on_screen = page.editor.sentence.id
+    key(qtbot, page, Qt.Key.Key_Return)  # the annotator goes on while the job runs
+    assert page.editor.sentence.id != on_screen
+    qtbot.waitUntil(lambda: page.train_job is None, timeout=JOB_TIMEOUT_MS)
+    assert services.store.jobs.get(job).status == "done"
+    waiting = page.queue.peek()
+    assert waiting is not None and waiting.prediction.model_version == f"cnn_cnn_lstm@job{job}"
+    state = NerRepository(services.store).load_state(corpus, "ana")
+    # Trained on the three sentences accepted, or four if the job read them after the fourth Enter.
+    assert state["trained_words"] in (8 + 5 + 5, 8 + 5 + 5 + 5)
+    assert page.curve_panel.points == [(float(state["trained_words"]), 0.0)]  # held out: no entity to find
+    assert state["checkpoint_artifact"] and state["started"] and state["selected_acquisition"] == "mnlp"
+    assert f"trained on {state['trained_words']} words" in page.progress_panel.model_label.text()
+    assert page.scores.caption.text().startswith("Exact-span entity scores")

@@ -73,9 +73,9 @@ def test_mistakes_show_gold_and_model_entities(qtbot) -> None:  # type: ignore[n
     panel = MistakesPanel()
     qtbot.addWidget(panel)
     tokens = ["Obama", "visits", "Paris"]
-    panel.set_mistakes([(tokens, ["B-PER", "O", "B-LOC"], ["B-PER", "O", "O"])], LABELS, total=479)
+    panel.set_mistakes([(tokens, ["B-PER", "O", "B-LOC"], ["B-PER", "O", "O"])], LABELS, tested=479, total=35)
     text = panel.toPlainText()
-    assert "1 held-out sentence with a mistake (of 479)" in text
+    assert "35 of 479 held-out sentences with a mistake; the first 1 are shown" in text
     assert "Gold" in text and "Model" in text
     assert text.count("Obama PER") == 2 and text.count("Paris LOC") == 1
     html = tagged_html(["a", "<b>"], ["B-ORG", "I-ORG"], LABELS)

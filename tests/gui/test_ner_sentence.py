@@ -1,5 +1,5 @@
-"""The sentence editor: BIO <-> spans, labelling, removing and relabelling spans, suggestions taken or
-dismissed, undo of every edit, mouse drag selection, wrapping, and what the tooltips say."""
+"""The sentence editor: suggestions with their confidence, labelling, removing and relabelling spans,
+suggestions taken or dismissed, undo of every edit, mouse drag selection, wrapping, and the tooltips."""
 
 from __future__ import annotations
 

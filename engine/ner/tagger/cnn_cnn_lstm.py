@@ -129,9 +129,12 @@ class CnnCnnLstmNet(nn.Module):
         flat_mask = mask.reshape(-1)
         real_chars = chars.reshape(-1, width)[flat_mask]  # only real words go through the char CNN
         char_vectors = self.char_embedding(real_chars).transpose(1, 2)
-        char_features = F.dropout(F.relu(self.char_cnn(char_vectors)), p, training=p > 0)
+        char_features = F.relu(self.char_cnn(char_vectors))
         # Max-pool over the word's characters; ReLU outputs are >= 0, so zeroing padding leaves the max exact.
         char_features = char_features.masked_fill((real_chars == PAD).unsqueeze(1), 0.0).amax(dim=2)
+        # Dropout on the pooled features: the same as dropping each filter's activations over the whole
+        # word before the max-pool (a mask shared by the word's characters), with 20x fewer random draws.
+        char_features = F.dropout(char_features, p, training=p > 0)
         per_word = char_features.new_zeros(batch * steps, char_features.shape[1])
         per_word[flat_mask] = char_features
         if word_dropout and self.config.word_dropout > 0:

@@ -1,8 +1,16 @@
-"""Toy NER data for the model tests: people are capitalised names, places are '<Name> City'."""
+"""Toy NER data for the model tests (people are capitalised names, places are '<Name> City'), and a
+fixture that runs torch on one thread.
+
+One thread because the models here are tiny: on a 2-core CI machine that is busy with other processes,
+two OpenMP threads spin and wait for each other, and a 1-second simulation took 12 seconds (measured).
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+
+import pytest
 
 from engine.ner.types import Sentence
 
@@ -43,3 +51,15 @@ def toy_sentences(count: int, seed: int) -> list[Sentence]:
                 tags.append("O")
         out.append(Sentence(tuple(tokens), tuple(tags)))
     return out
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """torch on one thread here and in spawned job workers (they read OMP_NUM_THREADS at start)."""
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from ner_toys import LABELS, SMALL, toy_sentences
+from ner_toys import LABELS, SMALL, one_thread, toy_sentences  # noqa: F401 - autouse fixture
 
 from engine.core.errors import LanternError
 from engine.ner.active_learning import SimulationSettings, choose_by_budget, simulate, words_to_reach

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ner_toys import LABELS, SMALL, toy_sentences
+from ner_toys import LABELS, SMALL, one_thread, toy_sentences  # noqa: F401 - autouse fixture
 
 from engine.core.device import choose_device
 from engine.core.errors import LanternError, SpecError

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from ner_toys import LABELS, SMALL, toy_sentences
+from ner_toys import LABELS, SMALL, one_thread, toy_sentences  # noqa: F401 - autouse fixture
 
 from engine.core.errors import LanternError
 from engine.ner.tagger import TAGGERS, create_tagger, load_tagger
