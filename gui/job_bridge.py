@@ -26,18 +26,23 @@ class JobBridge(QObject):
     error = Signal(int, object)  # job id, dict(what, where, hint, error_type, traceback)
     result = Signal(int, object)  # job id, result dict
     submitted = Signal(int, str)  # job id, job name
+    follow = Signal(int)  # job id whose curves the user wants to watch (the Runs page shows them live)
 
     def __init__(self, store: Store, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.runner = JobRunner(store)
 
-    def submit(self, document: dict[str, Any], resume_of: int | None = None) -> JobHandle:
+    def submit(
+        self, document: dict[str, Any], resume_of: int | None = None, follow: bool = False
+    ) -> JobHandle:
         """Start a job; raises SpecError (before anything is stored) when the spec is invalid."""
         if resume_of is not None:
             handle = self.runner.resume(resume_of, on_event=self._deliver)
         else:
             handle = self.runner.submit(document, on_event=self._deliver)
         self.submitted.emit(handle.job_id, str(document.get("job", "")))
+        if follow:
+            self.follow.emit(handle.job_id)
         return handle
 
     def cancel(self, job_id: int) -> bool:

@@ -129,6 +129,15 @@ class MainWindow(QMainWindow):
         self.add_page("relational", "Relational", RelationalPage(services), icon("relational"))
         self.add_page("attribution", "Attribution", AttributionPage(services), icon("attribution"))
         self._restore_state()
+        services.jobs.follow.connect(self._follow_job)
+
+    def _follow_job(self, job_id: int) -> None:
+        """A page started a job whose curves the user wants to watch: show them live on the Runs page."""
+        runs = self.page("runs")
+        follow = getattr(runs, "follow_job", None)
+        if follow is not None:
+            follow(job_id)
+        self.show_page("runs")
 
     # layout
     def _sidebar(self) -> QWidget:

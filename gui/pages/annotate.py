@@ -39,6 +39,7 @@ from engine.ner.tagger import TAGGERS
 from engine.store.database import Store
 from engine.store.jobs import FINAL_JOB_STATES
 from gui.dialogs.ner_import import ImportCorpusDialog, ImportRequest, ImportTask, demo_request
+from gui.dialogs.ner_simulate import SimulateDialog
 from gui.services import AppServices
 from gui.shortcuts import display_text
 from gui.style import ACCENT, accent_pixmap
@@ -295,6 +296,10 @@ class AnnotatePage(QWidget):
         self.start_button.setToolTip("Open the corpus and show the sentence the model is least sure of")
         self.retrain_button = QPushButton("Retrain now", self)
         self.retrain_button.setToolTip("Retrain on every accepted sentence and re-rank the queue")
+        self.simulate_button = QPushButton("Simulate…", self)
+        self.simulate_button.setToolTip(
+            "Run the paper's experiment on this corpus: strategies compared with the gold labels as oracle"
+        )
         setup = QHBoxLayout()
         setup.setSpacing(8)
         for widget in (self.corpus_box, self.import_button):
@@ -304,9 +309,10 @@ class AnnotatePage(QWidget):
         setup.addWidget(self.acquisition_box)
         setup.addWidget(self.retrain_every)
         setup.addStretch(1)
+        setup.addWidget(self.simulate_button)
         setup.addWidget(self.retrain_button)
         setup.addWidget(self.start_button)
-        for button in (self.import_button, self.start_button, self.retrain_button):
+        for button in (self.import_button, self.start_button, self.retrain_button, self.simulate_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys keep going to the sentence
 
         # the sentence
@@ -555,6 +561,7 @@ class AnnotatePage(QWidget):
         self.empty_demo.clicked.connect(self.open_demo)
         self.start_button.clicked.connect(self.start)
         self.retrain_button.clicked.connect(self.retrain)
+        self.simulate_button.clicked.connect(self.open_simulate_dialog)
         self.corpus_box.activated.connect(self._corpus_chosen)
         self.tagger_box.activated.connect(lambda _i: self._schedule_save())
         self.acquisition_box.activated.connect(lambda _i: self._schedule_save())
@@ -919,6 +926,22 @@ class AnnotatePage(QWidget):
                 "acquisition": self.acquisition_box.currentData(),
             },
         }
+
+    def open_simulate_dialog(self) -> SimulateDialog:
+        """Ask for strategies and seeds, then run `ner.simulate` with live curves on the Runs page."""
+        corpus = self.corpus.name if self.corpus is not None else "wnut16"
+        dialog = SimulateDialog(corpus, self)
+        dialog.accepted.connect(lambda: self.start_simulation(dialog.spec()))
+        dialog.open()
+        return dialog
+
+    def start_simulation(self, spec: dict[str, Any]) -> int | None:
+        try:
+            handle = self.services.jobs.submit(spec, follow=True)
+        except LanternError as exc:
+            self.services.notifications.post_error(exc, "Simulation not started")
+            return None
+        return handle.job_id
 
     def retrain(self) -> None:
         """Start a background retraining now, or right after the one running finishes."""

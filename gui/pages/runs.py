@@ -430,6 +430,10 @@ class RunsPage(QWidget):
         dialog.open()
         return dialog
 
+    def follow_job(self, job_id: int) -> None:
+        """Select the job's run and draw its curves live as soon as it reports its first metric."""
+        self._own_jobs.add(job_id)
+
     def submit(self, spec: dict[str, Any]) -> int | None:
         """Start a job; its run is selected when it reports its first metric. None if it did not start."""
         try:
