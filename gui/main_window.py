@@ -109,6 +109,8 @@ class MainWindow(QMainWindow):
         self.notifications_dock = self._dock("Notifications", "notifications-dock", self.notification_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.jobs_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.notifications_dock)
+        # A job row (name, progress, status, Cancel) must never be clipped by a narrow dock.
+        self.jobs_dock.setMinimumWidth(max(330, self.jobs_panel.minimumSizeHint().width()))
         self.resizeDocks([self.jobs_dock], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.jobs_dock, self.notifications_dock], [480, 340], Qt.Orientation.Vertical)
 
