@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ def _annotate(url: str, corpus_id: int, name: str, barrier: Any, out: str) -> No
         tags = ["B-PER"] + ["O"] * (len(sentence.tokens) - 1)
         repo.accept(sentence.id, name, tags)
         accepted.append(sentence.id)
+        # A person takes a moment between sentences. Without any pause SQLite's lock is not fair: the
+        # process that holds it can take it back at once, and drain the whole pool alone.
+        time.sleep(0.003)
     store.close()
     Path(out).write_text(json.dumps(accepted), encoding="utf-8")
 
