@@ -110,6 +110,7 @@ def _present_simulation(result: dict[str, Any], as_json: bool) -> None:
     for name, entry in result["strategies"].items():
         fraction = entry["fraction"]
         last = entry["curve"][-1]
+        versus = entry.get("words_vs_random", {})
         rows.append(
             [
                 name,
@@ -117,10 +118,12 @@ def _present_simulation(result: dict[str, Any], as_json: bool) -> None:
                 f"{fraction['reached']}/{fraction['of']}",
                 f"{last['f1']:.3f} +- {last['f1_std']:.3f}",
                 f"{last['fraction_words']:.3f}",
+                f"{versus['mean']:.2f}" if versus.get("mean") is not None else "-",
             ]
         )
     target = result["settings"]["target"]
-    _table(["STRATEGY", f"WORDS TO {target:.0%} (SHARE)", "REACHED", "FINAL F1", "FINAL SHARE"], rows)
+    headers = ["STRATEGY", f"WORDS TO {target:.0%} (SHARE)", "REACHED", "FINAL F1", "FINAL SHARE"]
+    _table([*headers, "WORDS VS RANDOM"], rows)
     if result.get("mnlp_vs_random") is not None:
         _out(f"mnlp needs {result['mnlp_vs_random']:.2f}x the words random needs")
 

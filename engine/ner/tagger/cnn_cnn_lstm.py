@@ -3,6 +3,11 @@ residual concatenation encode the sentence, an LSTM decoder fed the previous tag
 
 Training uses teacher forcing (the whole decoder runs as one LSTM call); inference decodes step by step,
 batched over sentences. Tags are IOBES inside, BIO at the interface. All sizes come from the config.
+
+Incremental: `fit` always continues from the current weights and Adam state. The vocabulary grows with
+each fit's labelled sentences (engine.ner.tagger.vocab), the embedding tables grow with it (trained rows
+and their Adam moments kept), and words never labelled map to UNK, trained through word dropout.
+Padding is zeroed after every layer, so a sentence's tags do not depend on the batch it is decoded in.
 """
 
 from __future__ import annotations

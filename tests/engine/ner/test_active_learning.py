@@ -74,6 +74,10 @@ def test_simulation_end_to_end_on_toy_data():
     assert result["mnlp_vs_random"] == pytest.approx(
         result["strategies"]["mnlp"]["fraction"]["mean"] / result["strategies"]["random"]["fraction"]["mean"]
     )
+    assert result["strategies"]["random"]["words_vs_random"]["mean"] == 1.0  # random against itself
+    for entry in result["strategies"].values():
+        versus = entry["words_vs_random"]
+        assert versus["of"] == 2 and (versus["mean"] is None or versus["mean"] > 0)
     assert {p[0] for p in points} == {"full", "mnlp", "lc", "bald", "random"}
     assert len(points) == 2 * (1 + 4 * 4)
     assert progress[-1] == 1.0 and progress == sorted(progress)
