@@ -348,7 +348,7 @@ def add_ner_commands(commands: Any) -> None:
     importing.add_argument("--lenient", action="store_true", help="repair tags that break the scheme")
     importing.add_argument("--labels", help="a label map preset, e.g. wnut-to-conll")
     importing.add_argument(
-        "--test-every", type=int, default=0, help="sentence i % N == 0 goes to the test split"
+        "--test-every", type=int, default=0, help="sentence i %% N == 0 goes to the test split"
     )
     importing.add_argument("--json", action="store_true", help="print the corpus record as JSON")
     importing.set_defaults(handler=_cmd_import)
