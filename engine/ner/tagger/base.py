@@ -215,6 +215,22 @@ class Tagger(ABC):
 
         return copy.deepcopy(self)
 
+    def _load_weights(self, checkpoint: Any, where: str, problem: str, hint: str) -> None:
+        """Load a checkpoint's weights (and optimizer state, if saved), then its counters; eval mode.
+
+        A mismatch becomes a LanternError: `problem` says what did not fit, `hint` what to do.
+        """
+        device = next(self.net.parameters()).device  # type: ignore[attr-defined]
+        try:
+            self.net.load_state_dict({k: v.to(device) for k, v in checkpoint.model_state.items()})  # type: ignore[attr-defined]
+            if checkpoint.optimizer_state is not None:
+                self.optimizer = self._make_optimizer()  # type: ignore[attr-defined]
+                self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise LanternError(f"{problem} ({exc})", where, hint) from exc
+        self._restore_counters(checkpoint.meta)
+        self.net.eval()  # type: ignore[attr-defined]
+
     def _restore_counters(self, meta: dict[str, Any]) -> None:
         self.sentences_seen = int(meta.get("sentences_seen", 0))
         self.epochs_trained = int(meta.get("epochs_trained", 0))

@@ -417,17 +417,10 @@ class CnnCnnLstmTagger(Tagger):
         check_checkpoint_meta(meta, "CNN-CNN-LSTM checkpoint")
         config = config_from_dict(CnnCnnLstmConfig, meta.get("config"), "checkpoint meta: config")
         tagger = cls(meta["labels"], config, device, vocab=Vocab.from_dict(meta.get("vocab", {})))
-        try:
-            tagger.net.load_state_dict({k: v.to(device) for k, v in checkpoint.model_state.items()})
-            if checkpoint.optimizer_state is not None:
-                tagger.optimizer = tagger._make_optimizer()
-                tagger.optimizer.load_state_dict(checkpoint.optimizer_state)
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise LanternError(
-                f"the checkpoint's weights do not fit its own config and vocabulary ({exc})",
-                "CNN-CNN-LSTM checkpoint",
-                "the file was written by another version or edited: retrain the tagger",
-            ) from exc
-        tagger._restore_counters(meta)
-        tagger.net.eval()
+        tagger._load_weights(
+            checkpoint,
+            "CNN-CNN-LSTM checkpoint",
+            "the checkpoint's weights do not fit its own config and vocabulary",
+            "the file was written by another version or edited: retrain the tagger",
+        )
         return tagger

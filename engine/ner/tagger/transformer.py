@@ -285,17 +285,10 @@ class TransformerTagger(Tagger):
         values = dict(meta.get("config") or {})
         values["model"] = str(meta.get("model") or values.get("model") or "")
         tagger = cls(meta["labels"], values, device)
-        try:
-            tagger.net.load_state_dict({k: v.to(device) for k, v in checkpoint.model_state.items()})
-            if checkpoint.optimizer_state is not None:
-                tagger.optimizer = tagger._make_optimizer()
-                tagger.optimizer.load_state_dict(checkpoint.optimizer_state)
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise LanternError(
-                f"the checkpoint's weights do not fit the encoder '{tagger.model_name}' ({exc})",
-                "transformer checkpoint",
-                "load it with the same pretrained encoder it was trained from",
-            ) from exc
-        tagger._restore_counters(meta)
-        tagger.net.eval()
+        tagger._load_weights(
+            checkpoint,
+            "transformer checkpoint",
+            f"the checkpoint's weights do not fit the encoder '{tagger.model_name}'",
+            "load it with the same pretrained encoder it was trained from",
+        )
         return tagger
