@@ -181,3 +181,18 @@ def test_bad_input_is_refused_clearly():
         create_tagger("cnn_cnn_lstm", LABELS, {"word_filters": "many"})
     with pytest.raises(LanternError, match="unknown tagger"):
         create_tagger("crf", LABELS)
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_is_a_clear_error(tmp_path: Path):
+    from engine.core.checkpoint import load_checkpoint, save_checkpoint
+
+    tagger = small_tagger()
+    tagger.fit(toy_sentences(20, seed=1), 1)
+    path = tagger.save(tmp_path / "tagger.safetensors")
+    checkpoint = load_checkpoint(path)
+    damaged = dict(checkpoint.model_state)
+    damaged.pop(sorted(damaged)[0])  # a weight the config says must be there
+    save_checkpoint(tmp_path / "damaged.safetensors", damaged, None, checkpoint.meta)
+    with pytest.raises(LanternError) as error:
+        load_tagger(tmp_path / "damaged.safetensors")
+    assert "do not fit" in error.value.what and error.value.hint
