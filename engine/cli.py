@@ -638,6 +638,9 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.ner.cli import add_ner_commands
 
     add_ner_commands(commands)
+    from engine.attribution.cli import add_attribution_commands
+
+    add_attribution_commands(commands)
     return parser
 
 

@@ -27,7 +27,6 @@ from engine.core import paths
 from engine.core.settings import Settings
 from gui.jobs_dock import JobsPanel
 from gui.notifications import ErrorToast, Notice, NotificationPanel
-from gui.pages.attribution import AttributionPage
 from gui.pages.augment import AugmentPage
 from gui.pages.relational import RelationalPage
 from gui.services import AppServices
@@ -64,6 +63,13 @@ def annotate_page(services: AppServices) -> QWidget:
     from gui.pages.annotate import AnnotatePage
 
     return AnnotatePage(services)
+
+
+def attribution_page(services: AppServices) -> QWidget:
+    # Imported here: the page brings pyqtgraph and the numpy engine modules, and starts a preview.
+    from gui.pages.attribution import AttributionPage
+
+    return AttributionPage(services)
 
 
 class LoadingPage(QLabel):
@@ -129,7 +135,7 @@ class MainWindow(QMainWindow):
         self.add_page("augment", "Augment", AugmentPage(services), icon("augment"))
         self.add_page("annotate", "Annotate", lambda: annotate_page(services), icon("annotate"))
         self.add_page("relational", "Relational", RelationalPage(services), icon("relational"))
-        self.add_page("attribution", "Attribution", AttributionPage(services), icon("attribution"))
+        self.add_page("attribution", "Attribution", lambda: attribution_page(services), icon("attribution"))
         self._restore_state()
         services.jobs.follow.connect(self._follow_job)
 

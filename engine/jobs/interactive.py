@@ -32,7 +32,8 @@ from engine.core.paths import HOME_ENV
 
 log = logging.getLogger(__name__)
 
-OP_MODULES = ("engine.demo.ops",)  # modules that register ops; imported inside the server process only
+# Modules that register ops; imported inside the server process only.
+OP_MODULES = ("engine.demo.ops", "engine.attribution.ops")
 STORE_URL_KEY = "store_url"
 _STORE_KEY = "_store"
 SHUTDOWN_OP = "__shutdown__"

@@ -276,3 +276,49 @@ class NerState(Base):
     )
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AttributionReplicate(Base):
+    """One trained model of an attribution experiment: its manipulation, sweep point, accuracy and verdict."""
+
+    __tablename__ = "attribution_replicates"
+    __table_args__ = (
+        UniqueConstraint(
+            "run_id", "manipulation", "strength", "r", "replicate", name="uq_attribution_replicate_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    manipulation: Mapped[str] = mapped_column(String(100))
+    strength: Mapped[float] = mapped_column(Float)
+    r: Mapped[float] = mapped_column(Float)
+    replicate: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(200))
+    val_accuracy: Mapped[float] = mapped_column(MetricValue)
+    test_accuracy: Mapped[float | None] = mapped_column(MetricValue)
+    p_star: Mapped[float] = mapped_column(Float)
+    passed: Mapped[bool] = mapped_column()
+    epochs: Mapped[int] = mapped_column(Integer)
+    dropped: Mapped[int] = mapped_column(Integer, default=0)  # base samples the manipulation could not carry
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AttributionScore(Base):
+    """The mean of one metric over one replicate's explained samples, for one method and condition."""
+
+    __tablename__ = "attribution_scores"
+    __table_args__ = (Index("ix_attribution_scores_run_metric", "run_id", "metric", "condition"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    replicate_id: Mapped[int] = mapped_column(
+        ForeignKey("attribution_replicates.id", ondelete="CASCADE"), index=True
+    )
+    method: Mapped[str] = mapped_column(String(100))
+    metric: Mapped[str] = mapped_column(String(100))
+    condition: Mapped[str] = mapped_column(String(20))  # presence, absence or all
+    mean: Mapped[float] = mapped_column(MetricValue)
+    n: Mapped[int] = mapped_column(Integer)
+    region_share: Mapped[float] = mapped_column(MetricValue)  # the random baseline of these samples
+    aggregation: Mapped[str] = mapped_column(String(100), default="")

@@ -24,6 +24,12 @@ COMMANDS = [
     ["ner", "corpora"],
     ["ner", "import"],
     ["ner", "export"],
+    ["attribution", "run"],
+    ["attribution", "sweep"],
+    ["attribution", "leaderboard"],
+    ["attribution", "list"],
+    ["attribution", "preview"],
+    ["attribution", "explore"],
 ]
 
 
