@@ -34,6 +34,7 @@ QListWidget#navigation::item:selected {{ background: #2e3643; color: #ffffff;
     border-left: 3px solid {ACCENT}; }}
 QLabel[role="title"] {{ font-size: 17pt; font-weight: 600; color: {INK}; }}
 QLabel[role="muted"] {{ color: {MUTED}; }}
+QLabel[role="error"] {{ color: #cf3a3a; }}
 QLabel[role="pill"] {{ background: {ACCENT_LIGHT}; color: #8a5200; border: 1px solid #f5cf8f;
     border-radius: 10px; padding: 2px 10px; font-weight: 600; }}
 QFrame[role="card"] {{ background: #ffffff; border: 1px solid #e2e5ea; border-radius: 10px; }}

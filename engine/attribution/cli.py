@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,8 @@ def _present_experiment(result: dict[str, Any], as_json: bool, condition: str) -
         f"{result['passed']} of {result['replicates']} runs passed the accuracy filter "
         f"({result['pass_rate']:.0%}); galleries: {result.get('gallery_path') or '-'}"
     )
+    for warning in result.get("warnings") or []:
+        print(f"warning: {warning}", file=sys.stderr)
     _out(
         f"presence/absence and the other metrics: lantern attribution leaderboard {result['run_id']} "
         "--condition presence --metric pointing_game"

@@ -155,8 +155,8 @@ def modify(
 
     seed = cfg.seed + replicate
     if isinstance(base, TextSet):
-        return modify_texts(base, manipulation, strength=strength, r=r, seed=seed)
-    return modify_images(base, manipulation, strength=strength, r=r, seed=seed)
+        return modify_texts(base, manipulation, strength=strength, r=r, matrix=cfg.matrix, seed=seed)
+    return modify_images(base, manipulation, strength=strength, r=r, matrix=cfg.matrix, seed=seed)
 
 
 def split_indices(n: int, cfg: ExperimentConfig, replicate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

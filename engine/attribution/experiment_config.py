@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.core.errors import LanternError
@@ -84,6 +85,11 @@ class ExperimentConfig(JobSpec):
         default_factory=list, description="empty: all five image manipulations, or article substitution"
     )
     r: float = Field(0.5, description="probability that a label is kept; p* = max(r, 1 - r)")
+    matrix: list[list[float]] | None = Field(
+        None,
+        description="2 x 2 label reassignment (row: original label, column: new label, rows sum to 1); "
+        "replaces r, e.g. [[0.9, 0.1], [0.3, 0.7]]",
+    )
     model: ModelSettings = Field(default_factory=dict, validate_default=True)
     runs: int = Field(3, ge=1, le=100, description="replicates per manipulation (seed + replicate)")
     train: TrainSettings = Field(default_factory=dict, validate_default=True)
@@ -106,6 +112,22 @@ class ExperimentConfig(JobSpec):
     def _r_in_unit_interval(cls, value: float) -> float:
         _check_r(value)
         return value
+
+    @field_validator("matrix")
+    @classmethod
+    def _stochastic_two_by_two(cls, value: list[list[float]] | None) -> list[list[float]] | None:
+        if value is None:
+            return None
+        from engine.attribution.relabel import validate_matrix
+
+        try:
+            checked = validate_matrix(value)
+        except LanternError as exc:
+            raise ValueError(f"{exc.what} ({exc.hint})" if exc.hint else exc.what) from exc
+        if checked.shape != (2, 2):
+            rows, cols = checked.shape
+            raise ValueError(f"the matrix must be 2 x 2 (two classes), not {rows} x {cols}")
+        return checked.tolist()
 
     @field_validator("sweep")
     @classmethod
@@ -245,6 +267,18 @@ def _check_methods(cfg: ExperimentConfig) -> None:
 
 
 def _check_threshold(cfg: ExperimentConfig) -> None:
+    if cfg.matrix is not None:
+        if cfg.sweep and "r" in cfg.sweep:
+            raise ValueError("a sweep over r and a reassignment matrix exclude each other: give one")
+        from engine.attribution.relabel import p_star
+
+        bound = p_star(np.asarray(cfg.matrix))
+        if cfg.train.min_accuracy <= bound:
+            raise ValueError(
+                f"train.min_accuracy {cfg.train.min_accuracy} must exceed p* = {bound:.3f} of the matrix: "
+                "a model that does not beat p* need not use the manipulation"
+            )
+        return
     for r in cfg.r_values():
         p_star = p_star_binary(r)
         if cfg.train.min_accuracy <= p_star:

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from engine.attribution.experiment_config import ExperimentConfig
-from engine.attribution.repository import EXPERIMENT_KIND, GALLERY_KIND
+from engine.attribution.repository import EXPERIMENT_KIND, GALLERY_KIND, unproven
 from engine.core.errors import JobCancelled
 from engine.jobs.registry import register_job
 
@@ -144,6 +144,9 @@ def experiment_job(ctx: JobContext, spec: ExperimentConfig) -> dict[str, Any]:
         summary={"pass_rate": pass_rate, "passed": passed, "replicates": len(replicates)},
     )
     ctx.log(f"{passed} of {len(replicates)} runs passed the accuracy filter ({pass_rate:.0%})")
+    warnings = unproven(replicates, spec.train.min_accuracy)
+    for warning in warnings:
+        ctx.log(warning)
     gallery_path = repo.gallery_path(run_id)
     return {
         "run_id": run_id,
@@ -160,6 +163,7 @@ def experiment_job(ctx: JobContext, spec: ExperimentConfig) -> dict[str, Any]:
         "metric": "attr_pct",
         "pass_rates": summary["pass_rates"],
         "leaderboard": summary["leaderboard"],
+        "warnings": warnings,
         "gallery_artifact": gallery_artifact,
         "gallery_path": str(gallery_path) if gallery_path else None,
         "seconds": time.perf_counter() - started,

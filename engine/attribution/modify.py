@@ -96,9 +96,11 @@ def modify_texts(
     *,
     strength: float | None = None,
     r: float = 0.5,
+    matrix: np.ndarray | list[list[float]] | None = None,
     seed: int = 0,
 ) -> ModifiedTexts:
-    """Reassign labels with the binary matrix from r, then apply a text manipulation by the new label.
+    """Reassign labels (binary matrix from r, or a 2 x 2 `matrix`), then apply a text manipulation by the
+    new label.
 
     Samples the manipulation cannot carry (e.g. reviews without an article) are dropped and counted in
     `dropped`; p* is computed on the samples kept. All dropped -> LanternError.
@@ -113,7 +115,7 @@ def modify_texts(
         )
     if not base.texts:
         raise LanternError("the base data holds no texts", base.source, "choose base data with texts")
-    reassign = binary_matrix(r)
+    reassign = _matrix_for(2, r, matrix)
     relabel_rng, manipulate_rng = _streams(seed)
     original_labels = np.asarray(base.labels, dtype=np.int64)
     labels = reassign_labels(original_labels, reassign, relabel_rng)
@@ -146,7 +148,7 @@ def modify_texts(
         manipulated=np.asarray(present, dtype=bool),
         manipulation=chosen.name,
         strength=value,
-        r=float(r),
+        r=float(np.mean(np.diag(reassign))),
         p_star=p_star(reassign, class_prior(original_labels[index], 2)),
         class_names=base.class_names,
         source=base.source,

@@ -465,3 +465,27 @@ def _row_dict(row: LeaderboardRow) -> dict[str, Any]:
         "region_share": row.region_share,
         "bound": row.bound,
     }
+
+
+def unproven(replicates: list[ReplicateRecord], min_accuracy: float) -> list[str]:
+    """A message for each manipulation (and sweep point) none of whose runs passed the accuracy bar.
+
+    Such a model never showed that it uses the manipulation, so its attributions have no ground truth and
+    are left out of the leaderboard; the message says how close it came and what to change.
+    """
+    groups: dict[tuple[str, float, float], list[ReplicateRecord]] = {}
+    for rep in replicates:
+        groups.setdefault((rep.manipulation, rep.strength, rep.r), []).append(rep)
+    messages = []
+    for (manipulation, strength, r), reps in groups.items():
+        if any(rep.passed for rep in reps):
+            continue
+        best = max(rep.val_accuracy for rep in reps)
+        messages.append(
+            f"no run of {manipulation} (strength {strength:g}, r {r:g}) reached the accuracy bar: best "
+            f"validation accuracy {best:.3f} against {min_accuracy:g} (p* {reps[0].p_star:.3f}), so its "
+            "model never proved it uses the manipulation and nothing of it is scored. Train longer "
+            "(train.max_epochs), raise the strength, use a larger model, or lower train.min_accuracy "
+            "(it must stay above p*)."
+        )
+    return messages

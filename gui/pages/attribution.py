@@ -41,13 +41,14 @@ from gui.widgets.attribution_designer import DesignerPanel
 from gui.widgets.attribution_experiments import ExperimentsPanel, config_summary
 from gui.widgets.attribution_explore import ExplorePanel
 from gui.widgets.attribution_gallery import GalleryView
-from gui.widgets.attribution_leaderboard import LeaderboardView, RankAgreementView, ScatterView
+from gui.widgets.attribution_leaderboard import LeaderboardView, RankAgreementView, ScatterView, SweepView
 
 TAB_KEY = "attribution/tab"
 METRIC_KEY = "attribution/metric"
 CONDITION_KEY = "attribution/condition"
 POLL_MS = 1500  # while an experiment runs, its replicates are read again this often
 TABS = ("Designer", "Experiments", "Leaderboard", "Gallery", "Explore")
+SWEEP_TAB_TITLES = {"r": "Score against r", "strength": "Score against strength"}
 SUBTITLE = (
     "Score attribution methods against ground truth made by modifying the data (Zhou et al., AAAI 2022)."
 )
@@ -198,6 +199,7 @@ class AttributionPage(QWidget):
         self.leaderboard.set_metric_choices([(name, metric.title) for name, metric in METRICS.items()])
         self.scatter = ScatterView(tab)
         self.agreement = RankAgreementView(tab)
+        self.sweep = SweepView(tab)
         self.scores_export = QPushButton("Export all scores…", tab)
         self.scores_export.setToolTip(
             "Every metric and condition of the experiment as one CSV (mean, sd, runs, region share, bound)"
@@ -217,6 +219,12 @@ class AttributionPage(QWidget):
             0, "Each method on each manipulation: its score against the share of the input the region covers"
         )
         self.figure_tabs.setTabToolTip(1, "Kendall τ between the method rankings of every pair of metrics")
+        # Shown only for an experiment with a sweep (over r or the strength), titled after what it sweeps.
+        self.sweep_tab = self.figure_tabs.addTab(self.sweep, SWEEP_TAB_TITLES["r"])
+        self.figure_tabs.setTabToolTip(
+            self.sweep_tab, "Each method's score at every sweep point, as the paper's sweep plots"
+        )
+        self._show_sweep_tab(None)
         self.figures_card = _card()
         figures_layout = QVBoxLayout(self.figures_card)
         figures_layout.setContentsMargins(12, 6, 12, 8)
@@ -305,11 +313,13 @@ class AttributionPage(QWidget):
         self.leaderboard.queryChanged.connect(self._query_changed)
         self.leaderboard.cellActivated.connect(self.show_in_gallery)
         self.scatter.pointActivated.connect(self.show_in_gallery)
+        self.sweep.pointActivated.connect(self.show_in_gallery)
         self.scores_export.clicked.connect(self.ask_export_scores)
         self.tabs.currentChanged.connect(self._tab_changed)
         for button in (
             self.leaderboard.export_button,
             self.scatter.export_button,
+            self.sweep.export_button,
             self.gallery.export_button,
         ):
             button.exported.connect(self._exported)
@@ -503,6 +513,8 @@ class AttributionPage(QWidget):
         if self.run_id is None:
             self.leaderboard.set_rows([], metric_title=title, condition=condition)
             self.scatter.set_rows([], metric_title=title, condition=condition)
+            self.sweep.set_rows([], over="r", metric_title=title, condition=condition)
+            self._show_sweep_tab(None)
             self.agreement.set_matrix([], np.zeros((0, 0)))
             return
         try:
@@ -517,6 +529,10 @@ class AttributionPage(QWidget):
         }
         self.leaderboard.set_rows(rows, metric_title=title, condition=condition, **options)
         self.scatter.set_rows(rows, metric_title=title, condition=condition, show_bound=metric == "attr_pct")
+        over = self.sweep_over()
+        self._show_sweep_tab(over)
+        if over is not None:
+            self.sweep.set_rows(rows, over=over, metric_title=title, condition=condition)
         # Rank agreement over every (manipulation, method) cell the metrics share.
         table = {
             name: {f"{row.manipulation}/{row.method}/{row.r:g}/{row.strength:g}": row.mean for row in scored}
@@ -530,6 +546,21 @@ class AttributionPage(QWidget):
             self.leaderboard_summary.setText(
                 f"{config_summary(record.config or {})} · {record.passed} of {record.replicates} runs passed"
             )
+
+    def sweep_over(self) -> str | None:
+        """What the chosen experiment sweeps ("r" or "strength"), None without a sweep."""
+        record = self.record()
+        sweep = (record.config or {}).get("sweep") if record is not None else None
+        over = next(iter(sweep), None) if isinstance(sweep, dict) else None
+        return over if over in SWEEP_TAB_TITLES else None
+
+    def _show_sweep_tab(self, over: str | None) -> None:
+        shown = over is not None
+        if not shown and self.figure_tabs.currentIndex() == self.sweep_tab:
+            self.figure_tabs.setCurrentIndex(0)
+        self.figure_tabs.setTabText(self.sweep_tab, SWEEP_TAB_TITLES[over or "r"])
+        self.figure_tabs.setTabVisible(self.sweep_tab, shown)
+        self.figure_tabs.setTabEnabled(self.sweep_tab, shown)
 
     def load_gallery(self) -> None:
         record = self.record()

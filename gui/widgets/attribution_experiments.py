@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.attribution.manipulations import IMAGE_MANIPULATIONS, TEXT_MANIPULATIONS
+from engine.attribution.repository import unproven
 from gui.style import MUTED, STATUS_COLORS
 from gui.widgets.run_table import local_time
 
@@ -330,7 +331,11 @@ class ExperimentsPanel(QWidget):
         ]
         if dropped:
             notes.append(f"{dropped:,} samples could not carry their manipulation and were left out.")
-        self.note.setText(" ".join(notes))
+        warnings = [] if running or threshold is None else unproven(self.replicates, threshold)
+        self.note.setProperty("role", "error" if warnings else "muted")
+        self.note.style().unpolish(self.note)
+        self.note.style().polish(self.note)
+        self.note.setText("\n".join(warnings) if warnings else " ".join(notes))
 
     def set_job_text(self, text: str) -> None:
         self.job_label.setText(text)

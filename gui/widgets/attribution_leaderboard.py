@@ -1451,3 +1451,374 @@ class RankAgreementView(QWidget):
                 )
             return True
         return super().event(event)
+
+
+SWEEP_AXES = {
+    "r": ("r", "r (probability that a label is kept)"),
+    "strength": ("strength", "manipulation strength"),
+}
+SWEEP_SYMBOLS = ("o", "s", "t", "d", "t1", "p", "h", "star", "t2", "t3", "x", "+")
+SWEEP_DODGE = 0.018  # sideways offset between methods, as a share of the smallest step between points
+
+
+def sweep_bound(r: np.ndarray | float) -> np.ndarray:
+    """1.5 − max(r, 1 − r): for r > 0.5 the ground-truth Attr% is only known to reach this (SCIENCE D)."""
+    values = np.asarray(r, dtype=float)
+    return 1.5 - np.maximum(values, 1.0 - values)
+
+
+class SweepView(QWidget):
+    """A metric of each method as r or the manipulation's strength changes, as in the paper's sweep plots:
+    one line per method (its colour and a marker, ± one sd bars), the random baseline (the region's mean
+    share) dashed and, for Attr% over r, the bound 1.5 − max(r, 1 − r) dotted. One manipulation at a time,
+    chosen in a selector when the rows hold several.
+
+    Signal `pointActivated(method, manipulation)` when a point is clicked.
+    """
+
+    pointActivated = Signal(str, str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = pg.GraphicsLayoutWidget(self)
+        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.canvas.ci.setContentsMargins(8, 8, 8, 8)
+        self.canvas.ci.setSpacing(12)
+        self.plot = pg.PlotItem()
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.getViewBox().setMouseEnabled(x=False, y=False)
+        self.canvas.addItem(self.plot, row=0, col=0)
+        self.side = pg.GraphicsLayout()
+        self.side.setContentsMargins(0, 4, 0, 0)
+        self.canvas.addItem(self.side, row=0, col=1)
+        self.legend_heading = pg.LabelItem("", justify="left")
+        self.legend = pg.LegendItem(frame=False, labelTextSize="9pt", verSpacing=-4)
+        self.guide_legend = pg.LegendItem(frame=False, labelTextSize="9pt", verSpacing=-4)
+        for row, item in enumerate((self.legend_heading, self.legend, self.guide_legend)):
+            item.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            self.side.addItem(item, row=row, col=0)
+            self.side.layout.setAlignment(item, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.side.addItem(pg.GraphicsWidget(), row=3, col=0)
+        self.side.layout.setRowStretchFactor(3, 1)
+        self.side.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        self.canvas.ci.layout.setColumnStretchFactor(0, 1)
+        self.canvas.ci.layout.setColumnStretchFactor(1, 0)
+        # The guides stay in the plot and are redrawn; the method lines are replaced on every draw.
+        self.baseline = pg.PlotDataItem([], [])
+        self.bound_curve = pg.PlotDataItem([], [])
+        self.plot.addItem(self.baseline)
+        self.plot.addItem(self.bound_curve)
+        self.plot.setYRange(-0.03, 1.04, padding=0)
+        self._items: list[pg.GraphicsObject] = []
+        self._points: list[tuple[str, str, float, float, float]] = []
+        self._drawn: list[LeaderboardRowLike] = []
+
+        self.caption = _muted_label("", self)
+        self.caption.setWordWrap(True)
+        self.manipulation_label = _muted_label("Manipulation", self)
+        self.manipulation_box = QComboBox(self)
+        self.manipulation_box.setToolTip("The manipulation whose sweep is drawn")
+        self.manipulation_box.currentIndexChanged.connect(self._on_manipulation)
+        self.export_button = ExportButton(
+            lambda: self.canvas, name="attribution-sweep", table_csv=self.export_csv, parent=self
+        )
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        top.addWidget(self.caption, 1)
+        top.addWidget(self.manipulation_label)
+        top.addWidget(self.manipulation_box)
+        top.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(top)
+        layout.addWidget(self.canvas, 1)
+        self._rows: list[LeaderboardRowLike] = []
+        self._over = "r"
+        self._metric_title, self._condition = "Attr%", "all"
+        self._titles: Mapping[str, str] = {}
+        self._apply_theme()
+
+    # data in
+    def set_rows(
+        self,
+        rows: Sequence[LeaderboardRowLike],
+        *,
+        over: str,
+        metric_title: str,
+        condition: str,
+        titles: Mapping[str, str] | None = None,
+        manipulation: str | None = None,
+    ) -> None:
+        """Rows of one metric and condition, one per (manipulation, method, sweep point); `over` names the
+        swept value ("r" or "strength"), read from each row's attribute of that name. `manipulation` picks
+        the one drawn (default: the one drawn before when the rows still hold it, else the first)."""
+        if over not in SWEEP_AXES:
+            raise LanternError(
+                f"cannot draw a sweep over '{over}'", "sweep plot", f"use one of {', '.join(SWEEP_AXES)}"
+            )
+        self._rows = list(rows)
+        self._over, self._metric_title, self._condition = over, metric_title, condition
+        self._titles = titles or {}
+        manipulations = self.manipulations()
+        keep = manipulation if manipulation in manipulations else self.current_manipulation()
+        if keep not in manipulations:
+            keep = manipulations[0] if manipulations else None
+        self.manipulation_box.blockSignals(True)
+        self.manipulation_box.clear()
+        for name in manipulations:
+            self.manipulation_box.addItem(display_title(name, self._titles), name)
+        self.manipulation_box.setCurrentIndex(max(self.manipulation_box.findData(keep), 0))
+        self.manipulation_box.blockSignals(False)
+        several = len(manipulations) > 1
+        self.manipulation_box.setVisible(several)
+        self.manipulation_label.setVisible(several)
+        self._draw()
+
+    def manipulations(self) -> list[str]:
+        return _ordered({str(r.manipulation) for r in self._rows}, MANIPULATION_ORDER)
+
+    def current_manipulation(self) -> str | None:
+        data = self.manipulation_box.currentData()
+        return None if data is None else str(data)
+
+    def set_manipulation(self, manipulation: str) -> None:
+        index = self.manipulation_box.findData(manipulation)
+        if index < 0:
+            raise LanternError(
+                f"no sweep for '{manipulation}'",
+                "sweep plot",
+                f"choose one of {', '.join(self.manipulations()) or '(none)'}",
+            )
+        self.manipulation_box.setCurrentIndex(index)
+
+    def _on_manipulation(self, _index: int) -> None:
+        self._draw()
+
+    # data out
+    def points(self) -> list[tuple[str, str, float, float, float]]:
+        """(method, manipulation, x = the swept value, y = mean, sd) of every point drawn."""
+        return list(self._points)
+
+    def bound_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The bound curve drawn (empty when there is none)."""
+        if not self.bound_curve.isVisible():
+            return np.zeros(0), np.zeros(0)
+        x, y = self.bound_curve.getData()
+        return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
+
+    def baseline_points(self) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self.baseline.getData()
+        return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
+
+    def export_csv(self, path: Path | str) -> int:
+        """The points drawn in full precision, with the baseline and bound at each; returns the rows."""
+        records = [
+            {
+                "metric": self._metric_title,
+                "condition": self._condition,
+                "manipulation": row.manipulation,
+                "method": row.method,
+                self._over: self._x(row),
+                "mean": _finite(row.mean),
+                "std": _finite(row.std),
+                "n_runs": int(row.n_runs),
+                "region_share": _finite(row.region_share),
+                "bound": _finite(row.bound),
+            }
+            for row in self._drawn
+        ]
+        headers = ["metric", "condition", "manipulation", "method", self._over, "mean", "std", "n_runs"]
+        return export_table_csv(records, path, headers=[*headers, "region_share", "bound"])
+
+    # drawing
+    def _x(self, row: LeaderboardRowLike) -> float | None:
+        return _finite(getattr(row, self._over, None))
+
+    def _shows_bound(self, rows: Sequence[LeaderboardRowLike]) -> bool:
+        """The bound is Attr%'s over r: rows of another metric (or with no bound) get none."""
+        if self._over != "r" or not rows:
+            return False
+        return all(
+            getattr(r, "metric", "attr_pct") == "attr_pct" and _finite(r.bound) is not None for r in rows
+        )
+
+    def _draw(self) -> None:
+        for item in self._items:
+            self.plot.removeItem(item)
+        self._items, self._points = [], []
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        manipulation = self.current_manipulation()
+        rows = [
+            r
+            for r in self._rows
+            if str(r.manipulation) == manipulation and self._x(r) is not None and _finite(r.mean) is not None
+        ]
+        rows.sort(key=lambda r: (self._x(r), str(r.method)))
+        self._drawn = rows
+        methods = _ordered({str(r.method) for r in rows}, METHOD_ORDER)
+        xs = sorted({float(self._x(r)) for r in rows})  # type: ignore[arg-type]
+        steps = np.diff(xs) if len(xs) > 1 else np.array([1.0])
+        span = (xs[-1] - xs[0]) if len(xs) > 1 else 1.0
+        outline = palette.color(QPalette.ColorRole.Base)
+        self.legend.clear()
+        for position, method in enumerate(methods):
+            mine = [r for r in rows if r.method == method]
+            colour = method_colour(method)
+            symbol = SWEEP_SYMBOLS[position % len(SWEEP_SYMBOLS)]
+            # Methods share the sweep points: a small sideways dodge keeps their bars apart (points() and
+            # the CSV report the true x).
+            dodge = (position - (len(methods) - 1) / 2) * SWEEP_DODGE * float(steps.min())
+            x = np.array([float(self._x(r)) + dodge for r in mine])  # type: ignore[arg-type]
+            y = np.array([float(r.mean) for r in mine])
+            sd = np.array([_finite(r.std) or 0.0 for r in mine])
+            faded = QColor(colour)
+            faded.setAlpha(170)
+            bars = pg.ErrorBarItem(
+                x=x, y=y, top=sd, bottom=sd, beam=0.012 * span, pen=pg.mkPen(faded, width=1.2)
+            )
+            line = pg.PlotCurveItem(x=x, y=y, pen=pg.mkPen(colour, width=2.0))
+            title = display_title(method, self._titles)
+            spots = [
+                {
+                    "pos": (px, float(r.mean)),
+                    "data": (
+                        method,
+                        str(r.manipulation),
+                        float(self._x(r)),  # type: ignore[arg-type]
+                        _finite(r.std) or 0.0,
+                        int(r.n_runs),
+                        _finite(r.region_share),
+                        f"{title} on {display_title(str(r.manipulation), self._titles)}",
+                        SWEEP_AXES[self._over][0],
+                    ),
+                }
+                for px, r in zip(x, mine, strict=True)
+            ]
+            scatter = pg.ScatterPlotItem(
+                spots=spots,
+                symbol=symbol,
+                size=9,
+                brush=pg.mkBrush(colour),
+                pen=pg.mkPen(outline, width=1),
+                hoverable=True,
+                hoverSize=12,
+                tip=self._tip,
+                name=title,
+            )
+            scatter.sigClicked.connect(self._on_clicked)
+            for item in (bars, line, scatter):
+                self.plot.addItem(item)
+            self._items += [bars, line, scatter]
+            sample = pg.PlotDataItem(
+                [0, 1],
+                [0, 0],
+                pen=pg.mkPen(colour, width=2.0),
+                symbol=symbol,
+                symbolSize=8,
+                symbolBrush=pg.mkBrush(colour),
+                symbolPen=pg.mkPen(outline, width=1),
+            )
+            self.legend.addItem(sample, html.escape(title))
+            self._points += [
+                (method, str(r.manipulation), float(self._x(r)), float(r.mean), _finite(r.std) or 0.0)  # type: ignore[arg-type]
+                for r in mine
+            ]
+        self._draw_guides(text, rows, xs)
+        self._label(text, manipulation, methods)
+
+    def _draw_guides(self, text: QColor, rows: list[LeaderboardRowLike], xs: list[float]) -> None:
+        self.guide_legend.clear()
+        self.guide_legend.opts["labelTextColor"] = text
+        guide = QColor(text)
+        guide.setAlpha(160)
+        # The random baseline: the region's mean share at each sweep point (a strength can change it).
+        shares = {
+            x: [s for r in rows if self._x(r) == x and (s := _finite(r.region_share)) is not None] for x in xs
+        }
+        base_x = [x for x in xs if shares[x]]
+        base_y = [float(np.mean(shares[x])) for x in base_x]
+        pad = 0.05 * ((xs[-1] - xs[0]) if len(xs) > 1 else 1.0) if xs else 0.0
+        if len(base_x) == 1:  # one point: a flat line across the plot
+            base_x, base_y = [base_x[0] - pad, base_x[0] + pad], base_y * 2
+        dashed = pg.mkPen(guide, width=1.6, style=Qt.PenStyle.DashLine)
+        self.baseline.setData(base_x, base_y)
+        self.baseline.setPen(dashed)
+        self.baseline.setVisible(bool(base_x))
+        if base_x:
+            self.guide_legend.addItem(pg.PlotDataItem([0, 1], [0, 0], pen=dashed), "random (region share)")
+        show = self._shows_bound(rows) and bool(xs)
+        self.bound_curve.setVisible(show)
+        if show:
+            low, high = xs[0] - pad, xs[-1] + pad
+            # The sweep points and the kink at 0.5 lie on the grid, so the curve is exact there.
+            grid = np.union1d(np.linspace(low, high, 121), [*xs, 0.5])
+            grid = grid[(grid >= low) & (grid <= high)]
+            dotted = pg.mkPen(MEETS_BOUND, width=2.0, style=Qt.PenStyle.DotLine)
+            self.bound_curve.setData(grid, sweep_bound(grid))
+            self.bound_curve.setPen(dotted)
+            self.guide_legend.addItem(
+                pg.PlotDataItem([0, 1], [0, 0], pen=dotted), "bound 1.5 − max(r, 1 − r)"
+            )
+        else:
+            self.bound_curve.setData([], [])
+        if xs:
+            self.plot.setXRange(xs[0] - pad, xs[-1] + pad, padding=0)
+            self.plot.getAxis("bottom").setTicks([[(x, f"{x:g}") for x in xs], []])
+        else:
+            self.plot.getAxis("bottom").setTicks(None)
+
+    def _label(self, text: QColor, manipulation: str | None, methods: list[str]) -> None:
+        muted = QColor(text)
+        muted.setAlpha(170)
+        self.legend.opts["labelTextColor"] = text
+        self.legend_heading.setText("Method", color=muted.name(), size="9pt", bold=True)
+        self.legend_heading.setVisible(bool(methods))
+        short, axis_title = SWEEP_AXES[self._over]
+        condition = CONDITION_TITLES.get(self._condition, self._condition)
+        if manipulation is None:
+            self.caption.setText(f"No sweep points yet: {self._metric_title} against {short} appears here.")
+            self.plot.setTitle(None)
+        else:
+            where = display_title(manipulation, self._titles)
+            self.caption.setText(
+                f"{self._metric_title} as {short} changes · {where} · {condition} · mean ± sd over runs"
+            )
+            self.plot.setTitle(where, color=text.name(), size="11pt", bold=True)
+        self.plot.setLabel("bottom", axis_title, color=text.name())
+        self.plot.setLabel("left", self._metric_title, color=text.name())
+
+    @staticmethod
+    def _tip(x: float, y: float, data: tuple) -> str:  # type: ignore[type-arg]
+        _method, _manipulation, swept, std, runs, share, title, over = data
+        lines = [
+            f"{title} at {over} = {swept:g}",
+            f"score {y:.3f} ± {std:.3f} over {runs} run{'s' if runs != 1 else ''}",
+        ]
+        if share is not None:
+            lines.append(f"region share {share:.3f} ({y - share:+.3f} against random)")
+        return "\n".join(lines)
+
+    def _on_clicked(self, _item: pg.ScatterPlotItem, points: Sequence[Any], _event: object) -> None:
+        if len(points):
+            method, manipulation = points[0].data()[:2]
+            self.pointActivated.emit(method, manipulation)
+
+    def _apply_theme(self) -> None:
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        self.canvas.setBackground(palette.color(QPalette.ColorRole.Base))
+        axis_pen = pg.mkPen(QColor(text.red(), text.green(), text.blue(), 110))
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setPen(axis_pen)
+            axis.setTextPen(pg.mkPen(text))
+        self.plot.showGrid(x=True, y=True, alpha=0.12)
+        self._draw()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_theme()
+        super().changeEvent(event)

@@ -336,3 +336,38 @@ def test_explore_sends_the_op_and_shows_top_classes_and_the_map(qtbot, tmp_path:
     assert errors[-1].what == "no network for that model"
     assert panel.status.text() == "Explain failed: no network for that model"
     panel.shutdown()
+
+
+def test_a_leaderboard_cell_opens_the_gallery_on_its_manipulation_and_method(
+    qtbot, services: AppServices, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    store_experiment(services.store, tmp_path)
+    page = make_page(qtbot, services)
+    page.show_tab("Leaderboard")
+    page.leaderboard.cellActivated.emit("gradcam", "centre_brightness")
+    assert page.current_tab() == "Gallery"
+    assert page.gallery.galleries[page.gallery.current_index()].manipulation == "centre_brightness"
+    assert page.gallery.grid.highlight == "gradcam"
+
+
+def test_a_manipulation_no_run_of_which_passed_says_what_to_change(
+    qtbot, services: AppServices, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    run_id = store_experiment(services.store, tmp_path)
+    AttributionRepository(services.store).add_replicate(
+        run_id,
+        manipulation="watermark",
+        strength=1.0,
+        r=0.5,
+        replicate=0,
+        model="small_cnn",
+        val_accuracy=0.62,
+        p_star=0.5,
+        passed=False,
+        epochs=5,
+    )
+    page = make_page(qtbot, services)
+    note = page.experiments.note.text()
+    assert "no run of watermark" in note and "best validation accuracy 0.620 against 0.9" in note
+    assert "train.max_epochs" in note and "centre_brightness" not in note  # one of its runs passed
+    assert page.experiments.note.property("role") == "error"

@@ -56,7 +56,9 @@ def attribute_images(
     of `batch_size` images; absolute values summed over channels (Grad-CAM: ReLU'd, bilinearly upsampled).
     The model is moved to `device` and left there, in the train/eval mode it came in.
     """
-    cfg = resolve_settings(method, "image", settings, model=model_label(model))
+    cfg = resolve_settings(
+        method, "image", settings, model=model_label(model), device_type=torch.device(device).type
+    )
     if hasattr(model, "forward_embeddings"):
         raise LanternError(
             f"{model_label(model)} is a text model; attribute_images needs an image model",

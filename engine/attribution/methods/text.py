@@ -52,7 +52,9 @@ def attribute_texts(
     The model is a TextModel (engine.attribution.models); it is moved to `device` and left there, in the
     train/eval mode it came in.
     """
-    cfg = resolve_settings(method, "text", settings, model=model_label(model))
+    cfg = resolve_settings(
+        method, "text", settings, model=model_label(model), device_type=torch.device(device).type
+    )
     missing = [name for name in _TEXT_API if not hasattr(model, name)]
     if missing:
         raise LanternError(

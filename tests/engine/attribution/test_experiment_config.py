@@ -70,6 +70,10 @@ def test_sweeps() -> None:
         ({"manipulations": [{"name": "watermark"}, {"name": "watermark"}]}, "listed twice"),
         ({"method_settings": {"lime": {"n_samples": 10}}, "methods": ["saliency"]}, "not one of the methods"),
         ({"runs": 0}, "'runs'"),
+        ({"matrix": [[0.9, 0.2], [0.3, 0.7]]}, "sum to 1"),
+        ({"matrix": [[1.0, 0.0, 0.0], [0, 1, 0], [0, 0, 1]]}, "must be 2 x 2"),
+        ({"matrix": [[0.99, 0.01], [0.02, 0.98]]}, "must exceed p\\* = 0.985 of the matrix"),
+        ({"matrix": [[0.6, 0.4], [0.4, 0.6]], "sweep": {"r": [0.5, 0.7]}}, "exclude each other"),
     ],
 )
 def test_bad_configs_are_clear_errors(document: dict, message: str) -> None:
@@ -81,6 +85,11 @@ def test_bad_configs_are_clear_errors(document: dict, message: str) -> None:
 def test_r_at_the_edges_is_allowed_when_min_accuracy_beats_p_star() -> None:
     # r = 0.9 keeps 90% of labels: p* = 0.9, so 0.95 is a valid threshold.
     assert ExperimentConfig(r=0.9, train={"min_accuracy": 0.95}).r == 0.9
+
+
+def test_an_asymmetric_matrix_replaces_r() -> None:
+    cfg = ExperimentConfig(matrix=[[0.9, 0.1], [0.3, 0.7]])
+    assert cfg.matrix == [[0.9, 0.1], [0.3, 0.7]]  # p* = (0.9 + 0.7) / 2 = 0.8 < 0.97
 
 
 def test_files(tmp_path: Path) -> None:

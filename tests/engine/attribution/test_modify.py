@@ -142,6 +142,17 @@ def test_article_substitution_drops_texts_without_articles_and_ties_articles_to_
     assert modify_texts(base, "article_substitution", strength=4.0).strength == 1.0
 
 
+def test_a_text_matrix_flips_each_class_at_its_own_rate() -> None:
+    texts = [["the", "film", "is", "a", "joy"]] * 4000
+    labels = np.array([0, 1] * 2000)
+    base = TextSet(texts, labels, ("rotten", "fresh"), "made up")
+    out = modify_texts(base, "article_substitution", matrix=[[0.9, 0.1], [0.3, 0.7]], seed=0)
+    kept_0 = out.labels[out.original_labels == 0] == 0
+    kept_1 = out.labels[out.original_labels == 1] == 1
+    assert abs(kept_0.mean() - 0.9) < 0.02 and abs(kept_1.mean() - 0.7) < 0.03
+    assert out.p_star == pytest.approx(0.8) and out.r == pytest.approx(0.8)
+
+
 def test_a_corpus_without_articles_is_a_clear_error() -> None:
     base = small_texts(["no articles here", "pure joy"], [0, 1])
     with pytest.raises(LanternError, match="no articles to substitute") as caught:
