@@ -1099,7 +1099,12 @@ class ScatterView(QWidget):
         self.plot.setYRange(-0.03, 1.04, padding=0)
         self._items: list[pg.GraphicsObject] = []
         self._points: list[tuple[str, str, float, float]] = []
-        self.export_button = ExportButton(lambda: self.canvas, name="attribution-scatter", parent=self)
+        # Exported through a plain wrapper: pyqtgraph's view replaces render() with another signature.
+        self.figure = QWidget(self)
+        figure_layout = QVBoxLayout(self.figure)
+        figure_layout.setContentsMargins(0, 0, 0, 0)
+        figure_layout.addWidget(self.canvas)
+        self.export_button = ExportButton(lambda: self.figure, name="attribution-scatter", parent=self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -1108,7 +1113,7 @@ class ScatterView(QWidget):
         top.addWidget(self.caption, 1)
         top.addWidget(self.export_button)
         layout.addLayout(top)
-        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.figure, 1)
         self._metric_title, self._condition = "Attr%", "all"
         self._show_bound = True
         self._rows: list[LeaderboardRowLike] = []
@@ -1457,7 +1462,9 @@ SWEEP_AXES = {
     "r": ("r", "r (probability that a label is kept)"),
     "strength": ("strength", "manipulation strength"),
 }
-SWEEP_SYMBOLS = ("o", "s", "t", "d", "t1", "p", "h", "star", "t2", "t3", "x", "+")
+SWEEP_SYMBOLS = ("o", "s", "t", "t1", "p", "d", "h", "star", "t2", "t3", "x", "+")
+# pyqtgraph draws these smaller than a circle of the same size: scaled up so every marker reads alike.
+SWEEP_SYMBOL_SCALE = {"d": 1.3, "star": 1.45, "x": 1.2, "+": 1.2}
 SWEEP_DODGE = 0.018  # sideways offset between methods, as a share of the smallest step between points
 
 
@@ -1505,11 +1512,13 @@ class SweepView(QWidget):
         self.canvas.ci.layout.setColumnStretchFactor(0, 1)
         self.canvas.ci.layout.setColumnStretchFactor(1, 0)
         # The guides stay in the plot and are redrawn; the method lines are replaced on every draw.
-        self.baseline = pg.PlotDataItem([], [])
-        self.bound_curve = pg.PlotDataItem([], [])
+        self.baseline = pg.PlotDataItem([], [], antialias=True)
+        self.bound_curve = pg.PlotDataItem([], [], antialias=True)
         self.plot.addItem(self.baseline)
         self.plot.addItem(self.bound_curve)
         self.plot.setYRange(-0.03, 1.04, padding=0)
+        for name in ("left", "bottom"):  # r and scores are plain numbers: no "(x0.001)" on the axes
+            self.plot.getAxis(name).enableAutoSIPrefix(False)
         self._items: list[pg.GraphicsObject] = []
         self._points: list[tuple[str, str, float, float, float]] = []
         self._drawn: list[LeaderboardRowLike] = []
@@ -1520,8 +1529,13 @@ class SweepView(QWidget):
         self.manipulation_box = QComboBox(self)
         self.manipulation_box.setToolTip("The manipulation whose sweep is drawn")
         self.manipulation_box.currentIndexChanged.connect(self._on_manipulation)
+        # The figure exported: the canvas inside a plain widget (pyqtgraph's view overrides render()).
+        self.figure = QWidget(self)
+        figure_layout = QVBoxLayout(self.figure)
+        figure_layout.setContentsMargins(0, 0, 0, 0)
+        figure_layout.addWidget(self.canvas)
         self.export_button = ExportButton(
-            lambda: self.canvas, name="attribution-sweep", table_csv=self.export_csv, parent=self
+            lambda: self.figure, name="attribution-sweep", table_csv=self.export_csv, parent=self
         )
         top = QHBoxLayout()
         top.setSpacing(8)
@@ -1533,7 +1547,7 @@ class SweepView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(top)
-        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.figure, 1)
         self._rows: list[LeaderboardRowLike] = []
         self._over = "r"
         self._metric_title, self._condition = "Attr%", "all"
@@ -1679,7 +1693,7 @@ class SweepView(QWidget):
             bars = pg.ErrorBarItem(
                 x=x, y=y, top=sd, bottom=sd, beam=0.012 * span, pen=pg.mkPen(faded, width=1.2)
             )
-            line = pg.PlotCurveItem(x=x, y=y, pen=pg.mkPen(colour, width=2.0))
+            line = pg.PlotCurveItem(x=x, y=y, pen=pg.mkPen(colour, width=2.0), antialias=True)
             title = display_title(method, self._titles)
             spots = [
                 {
@@ -1700,7 +1714,7 @@ class SweepView(QWidget):
             scatter = pg.ScatterPlotItem(
                 spots=spots,
                 symbol=symbol,
-                size=9,
+                size=10 * SWEEP_SYMBOL_SCALE.get(symbol, 1.0),
                 brush=pg.mkBrush(colour),
                 pen=pg.mkPen(outline, width=1),
                 hoverable=True,
@@ -1717,7 +1731,7 @@ class SweepView(QWidget):
                 [0, 0],
                 pen=pg.mkPen(colour, width=2.0),
                 symbol=symbol,
-                symbolSize=8,
+                symbolSize=8 * SWEEP_SYMBOL_SCALE.get(symbol, 1.0),
                 symbolBrush=pg.mkBrush(colour),
                 symbolPen=pg.mkPen(outline, width=1),
             )
@@ -1741,8 +1755,9 @@ class SweepView(QWidget):
         base_x = [x for x in xs if shares[x]]
         base_y = [float(np.mean(shares[x])) for x in base_x]
         pad = 0.05 * ((xs[-1] - xs[0]) if len(xs) > 1 else 1.0) if xs else 0.0
-        if len(base_x) == 1:  # one point: a flat line across the plot
-            base_x, base_y = [base_x[0] - pad, base_x[0] + pad], base_y * 2
+        if base_x:  # held flat past the first and last points, across the whole plot like the bound
+            base_x = [base_x[0] - pad, *base_x, base_x[-1] + pad]
+            base_y = [base_y[0], *base_y, base_y[-1]]
         dashed = pg.mkPen(guide, width=1.6, style=Qt.PenStyle.DashLine)
         self.baseline.setData(base_x, base_y)
         self.baseline.setPen(dashed)

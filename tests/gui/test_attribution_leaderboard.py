@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 from test_screenshots import assert_real_image, lantern_look, save  # noqa: F401 (a fixture)
 
@@ -231,6 +233,16 @@ def test_scatter_has_one_point_per_method_and_manipulation(qtbot) -> None:  # ty
     item = next(i for i in scatter.plot.items if getattr(i, "name", lambda: None)() == "LIME")
     item.sigClicked.emit(item, item.points()[:1], None)
     assert seen == [("lime", item.points()[0].data()[1])]
+
+
+def test_the_scatter_exports_as_png_and_svg(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    scatter = ScatterView()
+    qtbot.addWidget(scatter)
+    scatter.set_rows(SMALL, metric_title="Attr%", condition="presence")
+    png = scatter.export_button.export("PNG", tmp_path / "scatter.png")
+    svg = scatter.export_button.export("SVG", tmp_path / "scatter.svg")
+    assert not QImage(str(png)).isNull()
+    assert ElementTree.parse(svg).getroot().tag.endswith("svg")
 
 
 def test_method_colours_are_distinct_and_fixed(qtbot) -> None:  # type: ignore[no-untyped-def]
