@@ -113,7 +113,8 @@ def per_sample_captum(
     defaults = METHOD_CATALOG[method].defaults
     _, channels, height, width = images.shape
     side = auto_side(height, width)
-    cells = grid_mask(height, width, side, torch.device(device))
+    cell = auto_side(height, width, int(defaults.get("cells_per_side", 14)))
+    cells = grid_mask(height, width, cell, torch.device(device))
     sigma = 0.15 * float(images.max() - images.min())
     shap_baselines = torch.cat(
         [

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -355,20 +356,29 @@ def _follow(
     started = time.monotonic()
     printer = _EventPrinter(bar)
     handle = start(runner, printer)
-    interrupts = 0
-    while handle.is_running():
-        try:
+    # Ctrl+C is counted by a handler rather than caught as KeyboardInterrupt: the exception could land
+    # anywhere (in a store query, in the printer), escape the loop and leave the process waiting on a
+    # worker that was never asked to stop.
+    requests: list[float] = []
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: requests.append(time.monotonic())) if in_main else None
+    handled = 0
+    try:
+        while handle.is_running():
             handle.wait(0.25)
-        except KeyboardInterrupt:
-            interrupts += 1
-            if interrupts == 1:
-                runner.cancel(handle.job_id)
-                bar.print_above(f"cancelling job #{handle.job_id}; it stops at its next step")
-            else:
-                limit = runner.grace_s + runner.kill_after_s
-                bar.print_above(
-                    f"still stopping; a job that ignores the request is stopped within {limit:g} s"
-                )
+            while handled < len(requests):
+                handled += 1
+                if handled == 1:
+                    runner.cancel(handle.job_id)
+                    bar.print_above(f"cancelling job #{handle.job_id}; it stops at its next step")
+                else:
+                    limit = runner.grace_s + runner.kill_after_s
+                    bar.print_above(
+                        f"still stopping; a job that ignores the request is stopped within {limit:g} s"
+                    )
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
     bar.close()
     record = store.jobs.get(handle.job_id)
     elapsed = time.monotonic() - started

@@ -49,14 +49,14 @@ def explaining(model: nn.Module, device: torch.device, seed: int) -> Iterator[No
         model.train(was_training)
 
 
-def auto_side(height: int, width: int) -> int:
-    """About a fourteenth of the shorter image side (2 px on 28x28): the occlusion window and grid cell.
+def auto_side(height: int, width: int, per_side: int = 14) -> int:
+    """About 1/per_side of the shorter image side (2 px on 28x28 by default): the occlusion window and cell.
 
     Why this fine: a cell that straddles the effective region splits its one value between region and
     background, so the score measures the grid rather than the model. With 4-px cells on the 2-px stripes
     of the striped manipulations, every cell is half region and grid methods score exactly 0.5.
     """
-    return max(1, round(min(height, width) / 14))
+    return max(1, round(min(height, width) / per_side))
 
 
 def grid_mask(height: int, width: int, cell: int, device: torch.device) -> torch.Tensor:

@@ -232,7 +232,8 @@ def _occlusion(c: _Call) -> Explainer:
 def _cells(c: _Call) -> tuple[torch.Tensor, int]:
     """The superpixel grid of the call's images and its number of cells."""
     height, width = c.images.shape[2:]
-    mask = grid_mask(height, width, int(c.cfg["cell"]) or auto_side(height, width), c.dev)
+    side = int(c.cfg["cell"]) or auto_side(height, width, int(c.cfg.get("cells_per_side", 14)))
+    mask = grid_mask(height, width, side, c.dev)
     return mask, int(mask.max()) + 1
 
 
