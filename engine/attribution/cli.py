@@ -43,6 +43,7 @@ def board_table(
     methods: list[str] = []
     cells: dict[tuple[str, str], str] = {}
     shares: dict[str, list[float]] = {}
+    bounds: dict[str, float] = {}
     for row in rows:
         column = _column(row, sweep)
         if column not in columns:
@@ -51,12 +52,16 @@ def board_table(
             methods.append(row["method"])
         cells[(row["method"], column)] = f"{_number(row['mean'])} ± {_number(row['std'])} ({row['n_runs']})"
         shares.setdefault(column, []).append(row["region_share"])
+        if row.get("bound") is not None:
+            bounds[column] = row["bound"]
     for rate in pass_rates:
         column = _column(rate, sweep)
         if column not in columns:
             columns.append(column)
     body = [[method] + [cells.get((method, column), "-") for column in columns] for method in methods]
     body.append(["region share"] + [_number(shares[c][0]) if c in shares else "-" for c in columns])
+    if bounds:  # Attr% only: the least a model that beats p* must put in the region (SCIENCE.md, D)
+        body.append(["bound 1.5-max(r,1-r)"] + [_number(bounds[c]) if c in bounds else "-" for c in columns])
     passes = {_column(rate, sweep): f"{rate['passed']}/{rate['total']}" for rate in pass_rates}
     body.append(["passed runs"] + [passes.get(column, "-") for column in columns])
     return ["METHOD", *columns], body
@@ -87,10 +92,9 @@ def _present_experiment(result: dict[str, Any], as_json: bool, condition: str) -
         _print_json(result)
         return
     rows = result["leaderboard"].get(condition, [])
-    bound = next((row["bound"] for row in rows if row.get("bound") is not None), None)
     _present_board(
         f"experiment '{result['name']}' (run #{result['run_id']}): Attr% ({condition} samples), "
-        f"mean ± sd over passing runs (n); bound {_number(bound)}",
+        "mean ± sd over passing runs (n)",
         rows,
         result["pass_rates"],
         _sweep_key({"sweep": result.get("sweep")}),
@@ -192,11 +196,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    bound = next((row["bound"] for row in rows if row.get("bound") is not None), None)
     _present_board(
         f"experiment '{record.name}' (run #{record.run_id}, {record.status}): {args.metric} "
-        f"({args.condition} samples), mean ± sd over passing runs (n)"
-        + (f"; bound {_number(bound)}" if bound is not None else ""),
+        f"({args.condition} samples), mean ± sd over passing runs (n)",
         rows,
         rates,
         _sweep_key(record.config),

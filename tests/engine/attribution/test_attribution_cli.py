@@ -152,3 +152,26 @@ def test_the_job_is_listed_with_plain_defaults(capfd: pytest.CaptureFixture[str]
     fields = {field["name"]: field for field in listing["attribution.experiment"]["fields"]}
     assert listing["attribution.experiment"]["resumable"] is True
     assert fields["runs"]["default"] == 3 and fields["base"]["default"] == {}
+
+
+def test_an_r_sweep_board_shows_each_points_bound() -> None:
+    from engine.attribution.cli import board_table
+
+    rows = [
+        {
+            "manipulation": "watermark",
+            "method": "saliency",
+            "mean": 0.6,
+            "std": 0.01,
+            "n_runs": 2,
+            "region_share": 0.43,
+            "bound": 1.5 - max(r, 1 - r),
+            "r": r,
+            "strength": 1.0,
+        }
+        for r in (0.5, 0.7, 0.9)
+    ]
+    headers, body = board_table(rows, [], "r")
+    assert headers == ["METHOD", "watermark r=0.5", "watermark r=0.7", "watermark r=0.9"]
+    bound = next(line for line in body if line[0].startswith("bound"))
+    assert bound[1:] == ["1.000", "0.800", "0.600"]
