@@ -86,6 +86,11 @@ def attribute_images(
     if n == 0:
         return out
     needs_input_grad = METHOD_CATALOG[method].family == "gradient" and method != "gradcam"
+    # GradientSHAP runs every image n_samples times in one pass and captum has no knob to split it, so it
+    # takes fewer images per call: on a CPU a pass far beyond max_rows falls out of cache and runs slower.
+    # (Integrated gradients and SmoothGrad split their passes with internal_batch_size and
+    # nt_samples_batch_size instead.)
+    batch_size = min(batch_size, max(1, int(cfg["max_rows"]) // _rows_per_image(method, cfg)))
     with explaining(model, torch_device, seed):
         explain = _EXPLAINERS[method](_Call(model, images, cfg, min(batch_size, n), torch_device, seed))
         for start in range(0, n, batch_size):
@@ -95,6 +100,11 @@ def attribute_images(
             attributions = explain(x, t).detach()
             out[start : start + len(x)] = attributions.abs().sum(dim=1).float().cpu().numpy()
     return out
+
+
+def _rows_per_image(method: str, cfg: dict[str, Number]) -> int:
+    """How many rows one image becomes in one unsplittable forward pass of `method`."""
+    return max(1, int(cfg["n_samples"])) if method == "gradient_shap" else 1
 
 
 @dataclass(frozen=True)
