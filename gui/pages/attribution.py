@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ class AttributionPage(QWidget):
         self._job_text: dict[int, str] = {}
         self._dialog: Any = None
         self._shut_down = False
-        self._loaded_gallery: tuple[int, str] | None = None
+        self._loaded_gallery: tuple[int, str, int | None] | None = None
         self._poll = QTimer(self, interval=POLL_MS)
         self._poll.timeout.connect(self.refresh)
         self._build()
@@ -266,8 +267,18 @@ class AttributionPage(QWidget):
         self.gallery_stack.addWidget(self.gallery_message)
         bar = QHBoxLayout()
         bar.setSpacing(8)
+        # A second experiment's galleries join the list, so "Compare two" can put two models (or two
+        # settings) side by side on the same samples (same base data and seed give the same test split).
+        self.gallery_compare = QComboBox(tab)
+        self.gallery_compare.setMinimumWidth(200)
+        self.gallery_compare.setToolTip(
+            "Add another experiment's galleries (e.g. the same data with another model) to compare with"
+        )
+        self.gallery_compare.activated.connect(lambda _index: self.load_gallery())
         bar.addWidget(QLabel("Experiment", tab))
         bar.addWidget(self.gallery_experiment)
+        bar.addWidget(QLabel("with", tab))
+        bar.addWidget(self.gallery_compare)
         bar.addWidget(self.gallery_summary, 1)
         layout = QVBoxLayout(tab)
         layout.setContentsMargins(0, 8, 0, 0)
@@ -395,6 +406,23 @@ class AttributionPage(QWidget):
                 box.blockSignals(True)
                 box.setCurrentIndex(index)
                 box.blockSignals(False)
+        self._fill_compare_box()
+
+    def _fill_compare_box(self) -> None:
+        """Experiments of the same modality with a gallery, other than the one shown."""
+        box = self.gallery_compare
+        chosen = box.currentData()
+        current = self.record()
+        modality = (current.config or {}).get("modality", "image") if current is not None else None
+        box.blockSignals(True)
+        box.clear()
+        box.addItem("no second experiment", None)
+        for record in self.records:
+            same_kind = (record.config or {}).get("modality", "image") == modality
+            if record.run_id != self.run_id and record.gallery_path is not None and same_kind:
+                box.addItem(f"#{record.run_id} {record.name}", record.run_id)
+        box.setCurrentIndex(max(0, box.findData(chosen)))
+        box.blockSignals(False)
 
     def _experiment_selected(self, run_id: int | None) -> None:
         if run_id is not None:
@@ -576,11 +604,18 @@ class AttributionPage(QWidget):
             )
             self.gallery_stack.setCurrentWidget(self.gallery_message)
             return
-        key = (record.run_id, str(record.gallery_path))
+        other = next((r for r in self.records if r.run_id == self.gallery_compare.currentData()), None)
+        key = (record.run_id, str(record.gallery_path), other.run_id if other is not None else None)
         if key == self._loaded_gallery:
             return
         try:
             galleries = load_galleries(record.gallery_path)
+            if other is not None and other.gallery_path is not None:
+                # Each side names its experiment, so the gallery selectors tell the two apart.
+                second = load_galleries(other.gallery_path)
+                galleries = [replace(g, model=f"{g.model} · #{record.run_id}") for g in galleries] + [
+                    replace(g, model=f"{g.model} · #{other.run_id}") for g in second
+                ]
         except LanternError as exc:
             self._error(exc, "The gallery could not be read")
             self.gallery_message.setText(f"The gallery could not be read: {exc.what}")

@@ -371,3 +371,24 @@ def test_a_manipulation_no_run_of_which_passed_says_what_to_change(
     assert "no run of watermark" in note and "best validation accuracy 0.620 against 0.9" in note
     assert "train.max_epochs" in note and "centre_brightness" not in note  # one of its runs passed
     assert page.experiments.note.property("role") == "error"
+
+
+def test_a_second_experiments_galleries_join_for_side_by_side_comparison(
+    qtbot, services: AppServices, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    first = store_experiment(services.store, tmp_path)
+    second = store_experiment(services.store, tmp_path)
+    page = make_page(qtbot, services)
+    page.select_experiment(first)
+    page.show_tab("Gallery")
+    assert len(page.gallery.galleries) == 1
+    box = page.gallery_compare
+    assert [box.itemData(i) for i in range(box.count())] == [None, second]  # not itself
+    box.setCurrentIndex(1)
+    box.activated.emit(1)
+    assert [g.model for g in page.gallery.galleries] == [f"small_cnn · #{first}", f"small_cnn · #{second}"]
+    page.gallery.set_compare(True, left=(0, "saliency"), right=(1, "saliency"))
+    assert page.gallery.compare_mode()
+    box.setCurrentIndex(0)
+    box.activated.emit(0)
+    assert [g.model for g in page.gallery.galleries] == ["small_cnn"]
