@@ -1041,6 +1041,33 @@ class LeaderboardView(QWidget):
         super().changeEvent(event)
 
 
+def _plot_figure(owner: QWidget) -> tuple[pg.GraphicsLayoutWidget, pg.PlotItem, pg.GraphicsLayout, QWidget]:
+    """A still plot (no mouse, no menu) with a legend column to its right, inside the widget exported.
+
+    The export goes through a plain wrapper widget: pyqtgraph's view replaces render() with another
+    signature, so rendering the canvas itself fails.
+    """
+    canvas = pg.GraphicsLayoutWidget(owner)
+    canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+    canvas.ci.setContentsMargins(8, 8, 8, 8)
+    canvas.ci.setSpacing(12)
+    plot = pg.PlotItem()
+    plot.hideButtons()
+    plot.setMenuEnabled(False)
+    plot.getViewBox().setMouseEnabled(x=False, y=False)
+    canvas.addItem(plot, row=0, col=0)
+    side = pg.GraphicsLayout()
+    side.setContentsMargins(0, 4, 0, 0)
+    canvas.addItem(side, row=0, col=1)
+    canvas.ci.layout.setColumnStretchFactor(0, 1)
+    canvas.ci.layout.setColumnStretchFactor(1, 0)
+    figure = QWidget(owner)
+    layout = QVBoxLayout(figure)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(canvas)
+    return canvas, plot, side, figure
+
+
 class ScatterView(QWidget):
     """A metric (y) against the region share (x): one colour per method, one symbol per manipulation, error
     bars of one sd, the random baseline y = x and the bound, as in the paper's figures.
@@ -1052,19 +1079,8 @@ class ScatterView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.canvas = pg.GraphicsLayoutWidget(self)
-        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.canvas.ci.setContentsMargins(8, 8, 8, 8)
-        self.canvas.ci.setSpacing(12)
-        self.plot = pg.PlotItem()
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
-        self.plot.getViewBox().setMouseEnabled(x=False, y=False)
-        self.canvas.addItem(self.plot, row=0, col=0)
+        self.canvas, self.plot, self.side, self.figure = _plot_figure(self)
         # The legend column: methods by colour, manipulations by symbol; built once and refilled.
-        self.side = pg.GraphicsLayout()
-        self.side.setContentsMargins(0, 4, 0, 0)
-        self.canvas.addItem(self.side, row=0, col=1)
         self.method_heading = pg.LabelItem("", justify="left")
         self.method_legend = pg.LegendItem(frame=False, labelTextSize="9pt", verSpacing=-4)
         self.manipulation_heading = pg.LabelItem("", justify="left")
@@ -1081,8 +1097,6 @@ class ScatterView(QWidget):
             self.side.layout.setAlignment(item, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.side.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         self.side.layout.setHorizontalSpacing(18)
-        self.canvas.ci.layout.setColumnStretchFactor(0, 1)
-        self.canvas.ci.layout.setColumnStretchFactor(1, 0)
         self.side.layout.setRowStretchFactor(2, 1)
         self.side.addItem(pg.GraphicsWidget(), row=2, col=0)
         self.diagonal = pg.PlotDataItem([0, 1], [0, 1])
@@ -1099,11 +1113,6 @@ class ScatterView(QWidget):
         self.plot.setYRange(-0.03, 1.04, padding=0)
         self._items: list[pg.GraphicsObject] = []
         self._points: list[tuple[str, str, float, float]] = []
-        # Exported through a plain wrapper: pyqtgraph's view replaces render() with another signature.
-        self.figure = QWidget(self)
-        figure_layout = QVBoxLayout(self.figure)
-        figure_layout.setContentsMargins(0, 0, 0, 0)
-        figure_layout.addWidget(self.canvas)
         self.export_button = ExportButton(lambda: self.figure, name="attribution-scatter", parent=self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -1487,18 +1496,7 @@ class SweepView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.canvas = pg.GraphicsLayoutWidget(self)
-        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.canvas.ci.setContentsMargins(8, 8, 8, 8)
-        self.canvas.ci.setSpacing(12)
-        self.plot = pg.PlotItem()
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
-        self.plot.getViewBox().setMouseEnabled(x=False, y=False)
-        self.canvas.addItem(self.plot, row=0, col=0)
-        self.side = pg.GraphicsLayout()
-        self.side.setContentsMargins(0, 4, 0, 0)
-        self.canvas.addItem(self.side, row=0, col=1)
+        self.canvas, self.plot, self.side, self.figure = _plot_figure(self)
         self.legend_heading = pg.LabelItem("", justify="left")
         self.legend = pg.LegendItem(frame=False, labelTextSize="9pt", verSpacing=-4)
         self.guide_legend = pg.LegendItem(frame=False, labelTextSize="9pt", verSpacing=-4)
@@ -1509,8 +1507,6 @@ class SweepView(QWidget):
         self.side.addItem(pg.GraphicsWidget(), row=3, col=0)
         self.side.layout.setRowStretchFactor(3, 1)
         self.side.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
-        self.canvas.ci.layout.setColumnStretchFactor(0, 1)
-        self.canvas.ci.layout.setColumnStretchFactor(1, 0)
         # The guides stay in the plot and are redrawn; the method lines are replaced on every draw.
         self.baseline = pg.PlotDataItem([], [], antialias=True)
         self.bound_curve = pg.PlotDataItem([], [], antialias=True)
@@ -1529,11 +1525,6 @@ class SweepView(QWidget):
         self.manipulation_box = QComboBox(self)
         self.manipulation_box.setToolTip("The manipulation whose sweep is drawn")
         self.manipulation_box.currentIndexChanged.connect(self._on_manipulation)
-        # The figure exported: the canvas inside a plain widget (pyqtgraph's view overrides render()).
-        self.figure = QWidget(self)
-        figure_layout = QVBoxLayout(self.figure)
-        figure_layout.setContentsMargins(0, 0, 0, 0)
-        figure_layout.addWidget(self.canvas)
         self.export_button = ExportButton(
             lambda: self.figure, name="attribution-sweep", table_csv=self.export_csv, parent=self
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
+
 import torch
 from torch import nn
 
@@ -29,7 +31,7 @@ def image_shape(image_size: int | tuple[int, int] | list[int]) -> tuple[int, int
     return shape  # type: ignore[return-value]
 
 
-class ImageModel(nn.Module):
+class ImageModel(nn.Module, metaclass=ABCMeta):
     """Base of the image models: float [B, C, H, W] in [0, 1] in, logits [B, K] out.
 
     Subclasses implement `cam_layer` (the last convolutional block, whose output Grad-CAM weighs) and
@@ -74,10 +76,14 @@ class ImageModel(nn.Module):
         return self.logits((images - INPUT_MEAN) / INPUT_STD)
 
     @property
+    @abstractmethod
     def cam_layer(self) -> nn.Module:
-        # A property, not an attribute: a module registered under two names gets captum's DeepLift hooks
-        # twice and fails ("a Module ReLU() was detected that does not contain ...").
-        raise NotImplementedError(f"{type(self).__name__} must implement cam_layer")
+        """The last convolutional block (Grad-CAM's layer).
 
+        A property, not an attribute: a module registered under two names gets captum's DeepLift hooks
+        twice and fails ("a Module ReLU() was detected that does not contain ...").
+        """
+
+    @abstractmethod
     def logits(self, normalised: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError(f"{type(self).__name__} must implement logits()")
+        """Class logits [B, K] of images already normalised by forward()."""
