@@ -1,0 +1,1 @@
+"""Relational reinforcement learning: the Box-World environments, agents and their training."""
