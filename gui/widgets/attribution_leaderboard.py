@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -1068,14 +1068,45 @@ def _plot_figure(owner: QWidget) -> tuple[pg.GraphicsLayoutWidget, pg.PlotItem, 
     return canvas, plot, side, figure
 
 
-class ScatterView(QWidget):
+class _PlotView(QWidget):
+    """What the scatter and the sweep plot share: a click on a point names its (method, manipulation),
+    and the plot follows the palette (light or dark). Subclasses build self.canvas and self.plot (see
+    _plot_figure) and draw in _draw()."""
+
+    pointActivated = Signal(str, str)
+    canvas: pg.GraphicsLayoutWidget
+    plot: pg.PlotItem
+    _draw: Callable[[], None]
+
+    def _on_clicked(self, _item: pg.ScatterPlotItem, points: Sequence[Any], _event: object) -> None:
+        if len(points):
+            method, manipulation = points[0].data()[:2]
+            self.pointActivated.emit(method, manipulation)
+
+    def _apply_theme(self) -> None:
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        self.canvas.setBackground(palette.color(QPalette.ColorRole.Base))
+        axis_pen = pg.mkPen(QColor(text.red(), text.green(), text.blue(), 110))
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setPen(axis_pen)
+            axis.setTextPen(pg.mkPen(text))
+        self.plot.showGrid(x=True, y=True, alpha=0.12)
+        self._draw()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_theme()
+        super().changeEvent(event)
+
+
+class ScatterView(_PlotView):
     """A metric (y) against the region share (x): one colour per method, one symbol per manipulation, error
     bars of one sd, the random baseline y = x and the bound, as in the paper's figures.
 
     Signal `pointActivated(method, manipulation)` when a point is clicked.
     """
-
-    pointActivated = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -1274,28 +1305,6 @@ class ScatterView(QWidget):
             f"region share {x:.3f} ({y - x:+.3f} against random)"
         )
 
-    def _on_clicked(self, _item: pg.ScatterPlotItem, points: Sequence[Any], _event: object) -> None:
-        if len(points):
-            method, manipulation = points[0].data()[:2]
-            self.pointActivated.emit(method, manipulation)
-
-    def _apply_theme(self) -> None:
-        palette = self.palette()
-        text = palette.color(QPalette.ColorRole.Text)
-        self.canvas.setBackground(palette.color(QPalette.ColorRole.Base))
-        axis_pen = pg.mkPen(QColor(text.red(), text.green(), text.blue(), 110))
-        for name in ("left", "bottom"):
-            axis = self.plot.getAxis(name)
-            axis.setPen(axis_pen)
-            axis.setTextPen(pg.mkPen(text))
-        self.plot.showGrid(x=True, y=True, alpha=0.12)
-        self._draw()
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_theme()
-        super().changeEvent(event)
-
 
 # A diverging map for tau in [-1, 1]: blue (opposite rankings), the base colour (none), red (the same).
 TAU_NEGATIVE = QColor("#2166ac")
@@ -1483,7 +1492,7 @@ def sweep_bound(r: np.ndarray | float) -> np.ndarray:
     return 1.5 - np.maximum(values, 1.0 - values)
 
 
-class SweepView(QWidget):
+class SweepView(_PlotView):
     """A metric of each method as r or the manipulation's strength changes, as in the paper's sweep plots:
     one line per method (its colour and a marker, ± one sd bars), the random baseline (the region's mean
     share) dashed and, for Attr% over r, the bound 1.5 − max(r, 1 − r) dotted. One manipulation at a time,
@@ -1491,8 +1500,6 @@ class SweepView(QWidget):
 
     Signal `pointActivated(method, manipulation)` when a point is clicked.
     """
-
-    pointActivated = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -1806,25 +1813,3 @@ class SweepView(QWidget):
         if share is not None:
             lines.append(f"region share {share:.3f} ({y - share:+.3f} against random)")
         return "\n".join(lines)
-
-    def _on_clicked(self, _item: pg.ScatterPlotItem, points: Sequence[Any], _event: object) -> None:
-        if len(points):
-            method, manipulation = points[0].data()[:2]
-            self.pointActivated.emit(method, manipulation)
-
-    def _apply_theme(self) -> None:
-        palette = self.palette()
-        text = palette.color(QPalette.ColorRole.Text)
-        self.canvas.setBackground(palette.color(QPalette.ColorRole.Base))
-        axis_pen = pg.mkPen(QColor(text.red(), text.green(), text.blue(), 110))
-        for name in ("left", "bottom"):
-            axis = self.plot.getAxis(name)
-            axis.setPen(axis_pen)
-            axis.setTextPen(pg.mkPen(text))
-        self.plot.showGrid(x=True, y=True, alpha=0.12)
-        self._draw()
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_theme()
-        super().changeEvent(event)

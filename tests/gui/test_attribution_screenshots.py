@@ -8,15 +8,12 @@ screenshots show the page's layout, not a result.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, QSize
-from PySide6.QtGui import QFont, QImage, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QSize
+from test_screenshots import assert_real_image, lantern_look, save  # noqa: F401 (a fixture)
 
 from engine.attribution.datasets import fashion_pair
 from engine.attribution.gallery import save_galleries
@@ -29,7 +26,6 @@ from engine.core.device import DeviceChoice
 from engine.store.database import Store
 from gui.pages.attribution import AttributionPage
 from gui.services import AppServices
-from gui.style import apply_style
 from gui.widgets.attribution_designer import DesignRequest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,24 +56,6 @@ EASE = {
     "striped_hue": (0.85, 0.5),
 }
 GALLERY_METHODS = ("saliency", "integrated_gradients", "smoothgrad", "gradcam", "occlusion", "kernel_shap")
-
-
-def screenshot_dir() -> Path:
-    folder = Path(os.environ.get("LANTERN_SCREENSHOT_DIR") or REPO / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def lantern_look(qapp) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    before = (qapp.style().name(), QPalette(qapp.palette()), QFont(qapp.font()), qapp.styleSheet())
-    apply_style(qapp)
-    yield
-    style, palette, font, sheet = before
-    qapp.setStyleSheet(sheet)
-    qapp.setFont(font)
-    qapp.setPalette(palette)
-    qapp.setStyle(style)
 
 
 def _scores(method: str, manipulation: str, share: float, rng: np.random.Generator) -> list[ScoreRow]:
@@ -208,26 +186,8 @@ def realistic_experiment(store: Store, tmp_path: Path) -> int:
     return run_id
 
 
-def settle(widget: QWidget, qtbot) -> None:  # type: ignore[no-untyped-def]
-    qtbot.waitExposed(widget)
-    qtbot.wait(150)
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-    QApplication.processEvents()
-
-
-def save(widget: QWidget, name: str, qtbot) -> Path:  # type: ignore[no-untyped-def]
-    settle(widget, qtbot)
-    path = screenshot_dir() / f"{name}.png"
-    assert widget.grab().save(str(path)), f"could not write {path}"
-    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
-    pixels = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
-    assert pixels[:, : image.width() * 3].std() > 8, f"{path} looks blank"
-    return path
-
-
-def test_screenshots_of_the_attribution_page(
-    qtbot, services: AppServices, tmp_path: Path, lantern_look
-) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("lantern_look")
+def test_screenshots_of_the_attribution_page(qtbot, services: AppServices, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run_id = realistic_experiment(services.store, tmp_path)
     page = AttributionPage(services)
     qtbot.addWidget(page)
@@ -250,4 +210,6 @@ def test_screenshots_of_the_attribution_page(
 
     page.show_tab("Experiments")
     written.append(save(page, "attribution_page_experiments", qtbot))
+    for path in written:
+        assert_real_image(path, PAGE_SIZE)
     print("screenshots:", *written)
