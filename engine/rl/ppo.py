@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import torch
@@ -30,6 +29,7 @@ from torch.nn import functional as F
 
 from engine.core.errors import LanternError
 from engine.rl.agents.common import Agent
+from engine.rl.ppo_config import PPOConfig
 
 # A list of one dict per update: update, env_steps and episodes (both cumulative), window_episodes and
 # mean_return, fraction_solved, mean_length over the episodes that finished in that update's rollout (NaN
@@ -44,54 +44,6 @@ class BatchedEnv(Protocol):
     def step(
         self, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]: ...
-
-
-@dataclass(frozen=True)
-class PPOConfig:
-    """PPO hyper-parameters. One update collects n_envs * rollout_steps env steps (the env decides n_envs:
-    it must equal the env's batch), then runs `epochs` passes of `minibatches` minibatches over them."""
-
-    n_envs: int = 64
-    rollout_steps: int = 32
-    epochs: int = 4
-    minibatches: int = 4
-    lr: float = 3e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip: float = 0.2
-    entropy_coef: float = 0.01
-    value_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    total_steps: int = 100_000
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        where = "PPOConfig"
-        for name in ("n_envs", "rollout_steps", "epochs", "minibatches", "total_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise LanternError(f"{name} must be a whole number of at least 1, got {value!r}",
-                                   f"{where}.{name}", f"set {name} to a positive integer")
-        for name in ("lr", "clip", "max_grad_norm"):
-            if not getattr(self, name) > 0:
-                raise LanternError(f"{name} must be positive, got {getattr(self, name)!r}", f"{where}.{name}",
-                                   f"set {name} above 0")
-        for name in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise LanternError(f"{name} must lie in [0, 1], got {getattr(self, name)!r}",
-                                   f"{where}.{name}", f"set {name} between 0 and 1 (e.g. 0.99 / 0.95)")
-        for name in ("entropy_coef", "value_coef"):
-            if not getattr(self, name) >= 0:
-                raise LanternError(f"{name} must be at least 0, got {getattr(self, name)!r}",
-                                   f"{where}.{name}", f"set {name} to 0 or more")
-        if self.minibatches > self.n_envs * self.rollout_steps:
-            raise LanternError(
-                f"{self.minibatches} minibatches cannot split a rollout of "
-                f"{self.n_envs * self.rollout_steps} steps",
-                f"{where}.minibatches", "use at most n_envs * rollout_steps minibatches")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def compute_gae(
