@@ -31,12 +31,12 @@ run: $(APP_STAMP)
 	$(BIN)/lantern
 
 test: $(TEST_STAMP)
-	$(BIN)/ruff check engine gui tests bench packaging
+	$(BIN)/ruff check engine gui tests bench packaging scripts
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check engine gui tests bench packaging
-	$(BIN)/ruff format --check engine gui tests bench packaging
+	$(BIN)/ruff check engine gui tests bench packaging scripts
+	$(BIN)/ruff format --check engine gui tests bench packaging scripts
 
 bench: $(TEST_STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/startup.py

@@ -651,6 +651,9 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.attribution.cli import add_attribution_commands
 
     add_attribution_commands(commands)
+    from engine.rl.cli import add_rl_commands
+
+    add_rl_commands(commands)
     return parser
 
 

@@ -28,7 +28,6 @@ from engine.core.settings import Settings
 from gui.jobs_dock import JobsPanel
 from gui.notifications import ErrorToast, Notice, NotificationPanel
 from gui.pages.augment import AugmentPage
-from gui.pages.relational import RelationalPage
 from gui.services import AppServices
 from gui.settings_dialog import SettingsDialog
 from gui.shortcuts import ShortcutsDialog
@@ -63,6 +62,12 @@ def annotate_page(services: AppServices) -> QWidget:
     from gui.pages.annotate import AnnotatePage
 
     return AnnotatePage(services)
+
+
+def relational_page(services: AppServices) -> QWidget:
+    from gui.pages.relational import RelationalPage
+
+    return RelationalPage(services)
 
 
 def attribution_page(services: AppServices) -> QWidget:
@@ -134,7 +139,7 @@ class MainWindow(QMainWindow):
         self.add_page("runs", "Runs", lambda: runs_page(services), icon("runs"))
         self.add_page("augment", "Augment", AugmentPage(services), icon("augment"))
         self.add_page("annotate", "Annotate", lambda: annotate_page(services), icon("annotate"))
-        self.add_page("relational", "Relational", RelationalPage(services), icon("relational"))
+        self.add_page("relational", "Relational", lambda: relational_page(services), icon("relational"))
         self.add_page("attribution", "Attribution", lambda: attribution_page(services), icon("attribution"))
         self._restore_state()
         services.jobs.follow.connect(self._follow_job)

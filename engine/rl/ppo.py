@@ -170,14 +170,15 @@ def train_ppo(
                 logps[t] = log_probs.gather(1, action[:, None])[:, 0]
                 obs, reward, terminated, truncated, info = env.step(action)
                 obs = obs.to(device)
-                rewards[t] = reward.to(device)
+                reward = reward.to(device)
+                rewards[t] = reward * cfg.reward_scale
                 terms[t], truncs[t] = terminated.to(device), truncated.to(device)
                 trunc_values[t] = 0.0
                 final_obs = info.get("final_obs")
                 rows = truncs[t] & ~terms[t]
                 if final_obs is not None and bool(rows.any()):
                     trunc_values[t, rows] = agent(final_obs.to(device)[rows]).value.float()
-                tracker.add(rewards[t], terms[t] | truncs[t], _solved(info, terms[t]))
+                tracker.add(reward, terms[t] | truncs[t], _solved(info, terms[t]))
             last_value = agent(obs).value
         advantages, returns = compute_gae(rewards, values, last_value, terms, truncs, gamma=cfg.gamma,
                                           lam=cfg.gae_lambda, truncation_values=trunc_values)

@@ -24,6 +24,9 @@ class PPOConfig:
     entropy_coef: float = 0.01
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
+    # Rewards are multiplied by this for learning only (returns are reported unscaled). Box-World's +10 gem
+    # would otherwise make the value loss dominate the clipped gradient norm and starve the policy.
+    reward_scale: float = 1.0
     total_steps: int = 100_000
     seed: int = 0
 
@@ -34,7 +37,7 @@ class PPOConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise LanternError(f"{name} must be a whole number of at least 1, got {value!r}",
                                    f"{where}.{name}", f"set {name} to a positive integer")
-        for name in ("lr", "clip", "max_grad_norm"):
+        for name in ("lr", "clip", "max_grad_norm", "reward_scale"):
             if not getattr(self, name) > 0:
                 raise LanternError(f"{name} must be positive, got {getattr(self, name)!r}", f"{where}.{name}",
                                    f"set {name} above 0")

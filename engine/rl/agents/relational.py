@@ -32,7 +32,8 @@ class AttentionBlock(nn.Module):
         batch, n, _ = entities.shape
         qkv = self.qkv(entities).view(batch, n, 3, self.heads, self.key_dim).permute(2, 0, 3, 1, 4)
         query, key, value = qkv[0], qkv[1], qkv[2]  # each [B, heads, N, key_dim]
-        weights = torch.softmax(query @ key.transpose(-1, -2) / math.sqrt(self.key_dim), dim=-1)
+        # Scaling the queries rather than the [N, N] logits is the same product and a smaller tensor op.
+        weights = torch.softmax((query * (1.0 / math.sqrt(self.key_dim))) @ key.transpose(-1, -2), dim=-1)
         mixed = (weights @ value).transpose(1, 2).reshape(batch, n, self.heads * self.key_dim)
         attended = self.norm_attention(entities + self.out(mixed))
         return self.norm_mlp(attended + self.mlp(attended)), weights

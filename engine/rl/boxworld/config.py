@@ -84,14 +84,20 @@ class BoxWorldConfig(BaseModel):
                 f"a {self.size}x{self.size} grid cannot hold {s_lo} solution boxes and {d_lo} distractor "
                 f"branches of length {dl}", f"{where}.distractors",
                 f"the largest that fits with solution_length {s_lo} is {largest}; or enlarge size")
-        if s_hi + d_hi * dl > budget:
-            largest_s = budget - d_hi * dl
-            field = "solution_length" if largest_s >= s_lo else "distractors"
-            largest = largest_s if field == "solution_length" else (budget - s_hi) // dl
+        if s_hi + d_lo * dl > budget:
+            largest = budget - d_lo * dl
             raise LanternError(
                 f"a {self.size}x{self.size} grid has room for {budget} boxes, but the config asks up to "
-                f"{s_hi} solution boxes and {d_hi}x{dl} distractor boxes", f"{where}.{field}",
-                f"the largest {field} that fits is {largest}; or enlarge size")
+                f"{s_hi} solution boxes and at least {d_lo}x{dl} distractor boxes",
+                f"{where}.solution_length",
+                f"the largest solution_length that fits is {largest}; or enlarge size")
+        if s_hi + d_hi * dl > budget:
+            largest = (budget - s_hi) // dl
+            raise LanternError(
+                f"a {self.size}x{self.size} grid has room for {budget} boxes, but the config asks up to "
+                f"{s_hi} solution boxes and {d_hi}x{dl} distractor boxes", f"{where}.distractors",
+                f"the largest distractors that fits with solution_length up to {s_hi} is {largest}; "
+                "or enlarge size")
         if s_hi + d_hi * dl > self.colours:
             need = s_hi + d_hi * dl
             raise LanternError(f"levels need up to {need} distinct colours, only {self.colours} given",

@@ -33,7 +33,7 @@ def engine(restarts: list[str]) -> Iterator[InteractiveEngine]:
 
 
 def test_default_op_modules_are_the_demo_and_attribution_ops():
-    assert OP_MODULES == ("engine.demo.ops", "engine.attribution.ops")
+    assert OP_MODULES == ("engine.demo.ops", "engine.attribution.ops", "engine.rl.ops")
     assert InteractiveEngine().op_modules == OP_MODULES  # nothing starts until the first call
 
 

@@ -25,11 +25,18 @@ def test_solution_too_long_names_field_and_largest() -> None:
     assert capacity(5) == 3
 
 
+def test_solution_too_long_with_default_distractors_suggests_a_length_that_fits() -> None:
+    with pytest.raises(LanternError) as err:
+        BoxWorldConfig(size=4, solution_length=[1, 5])  # default distractors [0, 4]
+    assert err.value.where == "BoxWorldConfig.solution_length"
+    assert f"largest solution_length that fits is {capacity(4)}" in err.value.hint and capacity(4) >= 1
+
+
 def test_too_many_distractors_names_field() -> None:
     with pytest.raises(LanternError) as err:
         BoxWorldConfig(size=6, solution_length=2, distractors=[0, 9])
     assert err.value.where == "BoxWorldConfig.distractors"
-    assert "largest distractors that fits is 3" in err.value.hint
+    assert "largest distractors that fits with solution_length up to 2 is 3" in err.value.hint
 
 
 def test_bad_inputs_are_lantern_errors() -> None:
