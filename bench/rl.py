@@ -9,11 +9,20 @@ batched environment from its level pool, the gymnasium one by generating a level
 of what a Python loop pays). Figure: environment steps per second (batch x steps / seconds), best of 3.
 Peer: BoxWorldEnv.step in a Python loop over the same number of steps. Target: at least 50x on CPU; on a
 GPU the batched figure at 16,384 envs (target 10^8 steps/s on an H200, measured when a GPU is at hand).
+
+    .venv/bin/python bench/rl.py --learning [--learning-config FILE] [--learning-steps N]
+
+adds the learning table: the relational agent and the baseline each trained from scratch with the bundled
+configuration (assets/rl/boxworld-small/config.json: its levels, PPO settings and seed) by the same code
+as `lantern rl train`, evaluated on held-out levels every `eval_every` updates; figure: environment steps
+until the held-out fraction solved first reaches 90 % (or "not reached" with the best seen), peer: the
+baseline, ratio: baseline steps / relational steps. This takes long on a CPU (tens of minutes per agent).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import sys
@@ -26,6 +35,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # so `python bench/rl.py` imports the checkout's packages
 
 RATIO_TARGET = 50.0
+LEARNING_TARGET = 0.9
 BATCHES = (1_024, 16_384)
 
 
@@ -77,6 +87,39 @@ def batched_steps_per_second(cfg: object, batch: int, steps: int, device: str, s
     return batch * steps / (time.perf_counter() - started)
 
 
+def steps_to_solve(config_path: Path, agent: str, max_steps: int, target: float, device: str) -> dict:
+    """Train `agent` with the config's settings (capped at max_steps); the first evaluated env step at which
+    the held-out fraction solved reached `target` (None if never), the best fraction and the wall time."""
+    import tempfile
+
+    from engine.rl.train_config import load_train_config
+    from engine.rl.training import TrainHooks, train_agent
+
+    cfg = load_train_config(config_path)
+    ppo = {**cfg.ppo, "total_steps": min(int(cfg.ppo.get("total_steps", max_steps)), max_steps)}
+    cfg = cfg.model_copy(update={"agent": agent, "agent_config": {}, "ppo": ppo})
+    curve: list[tuple[float, float]] = []
+
+    def on_metrics(steps: float, values: dict[str, float]) -> None:
+        if "eval_fraction_solved" in values:
+            curve.append((steps, values["eval_fraction_solved"]))
+            print(f"  {agent}: {steps:,.0f} steps, held-out solved {values['eval_fraction_solved']:.3f}",
+                  flush=True)
+            if values["eval_fraction_solved"] >= target:
+                raise _Reached
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as workdir, contextlib.suppress(_Reached):
+        train_agent(cfg, device=device, workdir=Path(workdir), hooks=TrainHooks(metrics=on_metrics))
+    reached = next((steps for steps, solved in curve if solved >= target), None)
+    return {"agent": agent, "steps": reached, "best": max((s for _, s in curve), default=float("nan")),
+            "evaluated_to": curve[-1][0] if curve else 0.0, "seconds": time.perf_counter() - started}
+
+
+class _Reached(Exception):
+    """Stops a learning run once the target is reached (the figure is known)."""
+
+
 def best_of(repeats: int, measure: object) -> float:
     return max(measure() for _ in range(repeats))  # type: ignore[operator]
 
@@ -92,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadiest on small CPUs)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    parser.add_argument("--learning", action="store_true", help="also measure env steps to 90%% solved")
+    parser.add_argument("--learning-config", type=Path, default=REPO / "assets/rl/boxworld-small/config.json")
+    parser.add_argument("--learning-steps", type=int, default=4_000_000, help="cap per agent")
     args = parser.parse_args(argv)
 
     import torch
@@ -102,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = BoxWorldConfig(size=args.size)
     started = time.perf_counter()
     peer = best_of(args.repeats, lambda: gym_steps_per_second(cfg, args.gym_steps, seed=0))
+
     def batched(batch: int) -> float:
         return batched_steps_per_second(cfg, batch, args.steps, args.device, 0)
 
@@ -128,8 +175,27 @@ def main(argv: list[str] | None = None) -> int:
             f"| {row.figure} | {row.lantern:,.0f} | {row.peer_name} | {row.peer:,.0f} | {row.ratio:.1f}x | "
             f">= {RATIO_TARGET:g}x | {'ok' if ok else 'MISSED'} |"
         )
+    learning = []
+    if args.learning:
+        print()
+        learning = [steps_to_solve(args.learning_config, agent, args.learning_steps, LEARNING_TARGET,
+                                   args.device) for agent in ("relational", "baseline")]
+        print()
+        print(f"| figure ({args.learning_config.name}) | relational | peer | baseline | ratio |")
+        print("|---|---|---|---|---|")
+
+        def shown(row: dict) -> str:
+            if row["steps"] is None:
+                return f"not reached by {row['evaluated_to']:,.0f} (best {row['best']:.2f})"
+            return f"{row['steps']:,.0f} ({row['seconds']:.0f} s)"
+
+        rel, base = learning
+        ratio = f"{base['steps'] / rel['steps']:.2f}x" if rel["steps"] and base["steps"] else "-"
+        print(f"| env steps to {LEARNING_TARGET:.0%} held-out solved | {shown(rel)} | residual conv "
+              f"baseline | {shown(base)} | {ratio} |")
     if args.json:
-        args.json.write_text(json.dumps([asdict(row) | {"ratio": row.ratio} for row in rows], indent=2))
+        payload = {"throughput": [asdict(row) | {"ratio": row.ratio} for row in rows], "learning": learning}
+        args.json.write_text(json.dumps(payload, indent=2))
     return 0
 
 

@@ -56,7 +56,7 @@ def main() -> int:
 
     def held_out(trained: torch.nn.Module) -> dict[str, float]:
         eval_env = BatchedBoxWorld(level_cfg, 100, seed=HELD_OUT_SEED, pool_size=episodes)
-        return evaluate(trained, eval_env, episodes, greedy=True)
+        return evaluate(trained, eval_env, episodes, greedy=False, seed=HELD_OUT_SEED)
 
     args.out.mkdir(parents=True, exist_ok=True)
     curve: list[dict[str, float]] = []

@@ -48,6 +48,11 @@ class BatchedEnv(Protocol):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]: ...
 
 
+def make_optimiser(agent: Agent, cfg: PPOConfig) -> torch.optim.Optimizer:
+    """The Adam optimiser train_ppo uses for `agent` (eps 1e-5, as is usual for PPO)."""
+    return torch.optim.Adam(agent.parameters(), lr=cfg.lr, eps=1e-5)
+
+
 def compute_gae(
     rewards: torch.Tensor,
     values: torch.Tensor,
@@ -134,12 +139,14 @@ def train_ppo(
     check_cancelled: Callable[[], None] | None = None,
     eval_fn: Callable[[Agent], dict[str, float]] | None = None,
     eval_every: int | None = None,
+    optimiser: torch.optim.Optimizer | None = None,
 ) -> TrainHistory:
     """Train `agent` in place with PPO on `env` (batch = cfg.n_envs) for at least cfg.total_steps env steps.
 
     After every update: progress(env_steps, total_steps, message), metrics(env_steps, finite values of the
     history entry), check_cancelled() (may raise JobCancelled). eval_fn(agent) runs after every
     `eval_every` updates and after the last; its values join that update's entry prefixed with "eval_".
+    Pass `optimiser` (from make_optimiser, perhaps with a loaded state) to keep it for checkpoints.
     """
     device = torch.device(device)
     if eval_every is not None and eval_every < 1:
@@ -147,7 +154,8 @@ def train_ppo(
                            "evaluate every N >= 1 updates, or pass None for only at the end")
     agent.to(device)
     autocast = partial(_autocast, device, cfg.precision)
-    optimiser = torch.optim.Adam(agent.parameters(), lr=cfg.lr, eps=1e-5)
+    if optimiser is None:
+        optimiser = make_optimiser(agent, cfg)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     steps_per_update = cfg.n_envs * cfg.rollout_steps
     updates = math.ceil(cfg.total_steps / steps_per_update)

@@ -57,7 +57,7 @@ EnvSpec = Annotated[BoxWorldEnvSpec | GymEnvSpec, Field(discriminator="kind")]
 
 
 class RLTrainConfig(JobSpec):
-    """One training run of one agent with PPO, evaluated greedily on held-out levels every `eval_every`
+    """One training run of one agent with PPO, evaluated on held-out levels every `eval_every`
     updates (each evaluation also writes the latest and best checkpoints)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -74,11 +74,14 @@ class RLTrainConfig(JobSpec):
     agent_config: dict[str, int | bool] = Field(
         default_factory=dict, description="overrides of the agent's defaults, e.g. {'blocks': 1}"
     )
-    ppo: dict[str, int | float] = Field(
+    ppo: dict[str, int | float | str] = Field(
         default_factory=dict, description="PPOConfig fields, e.g. {'total_steps': 200000, 'n_envs': 64}"
     )
     eval_episodes: int = Field(200, ge=1, le=100_000, description="held-out episodes per evaluation")
     eval_every: int = Field(20, ge=1, le=1_000_000, description="updates between evaluations")
+    # The policy is stochastic: evaluating it as trained (sampled) is the default; a greedy argmax policy
+    # can loop forever in a level, since the agent has no memory.
+    eval_greedy: bool = Field(False, description="evaluate the argmax action instead of sampling")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
 
@@ -112,7 +115,7 @@ class RLTrainConfig(JobSpec):
 
     @field_validator("ppo")
     @classmethod
-    def _ppo_settings(cls, value: dict[str, int | float]) -> dict[str, int | float]:
+    def _ppo_settings(cls, value: dict[str, int | float | str]) -> dict[str, int | float | str]:
         _build_ppo(value, seed=0)
         return value
 
@@ -184,14 +187,17 @@ def load_train_config(path: Path | str) -> RLTrainConfig:
     return parse_train_config(document, str(path))
 
 
-def _build_ppo(settings: dict[str, int | float], *, seed: int) -> PPOConfig:
+def _build_ppo(settings: dict[str, int | float | str], *, seed: int) -> PPOConfig:
     fields = PPOConfig.__dataclass_fields__
     unknown = sorted(set(settings) - set(fields))
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join(unknown)} (PPO takes: {', '.join(fields)})")
     for key, value in settings.items():
-        if fields[key].type in ("int", int) and isinstance(value, float):
+        kind = fields[key].type
+        if kind in ("int", int) and isinstance(value, float):
             raise ValueError(f"{key} must be a whole number, got {value!r}")
+        if (kind in ("str", str)) != isinstance(value, str):
+            raise ValueError(f"{key} must be {'text' if kind in ('str', str) else 'a number'}, got {value!r}")
     try:
         return PPOConfig(**{"seed": seed, **settings})
     except LanternError as exc:

@@ -2,17 +2,14 @@
 
 The environment comes from the config: Box-World as a BatchedBoxWorld seeded with the run's seed, a
 gymnasium grid env through engine.rl.grid_env.GymGridEnv. Every `eval_every` updates (and after the last)
-the agent plays `eval_episodes` greedy episodes on HELD-OUT levels -- a fresh environment seeded with
-seed + EVAL_SEED_OFFSET, so the same held-out levels at every evaluation -- and two checkpoints are
-written: "latest" (always) and "best" (when the eval fraction solved is the best so far). Both hold the
-weights, the optimiser state, env_steps, the updates done and the history, so that a resumed run goes on
-from "latest" where it left off. Updates after the last evaluation are lost on interruption.
-
-train_ppo builds its own Adam optimiser; torch's global optimiser step hooks (a public API) are how we reach
-it without changing train_ppo: a pre-hook recognises the optimiser of our agent's parameters at its first
-step, loads the saved state into it (when resuming) and keeps it for the checkpoints. A resumed run draws
-actions from PPOConfig.seed + updates done and levels from seed + updates done (not the first part's
-streams again), and its environments start afresh, so it is not bit-identical to an uninterrupted run.
+the agent plays `eval_episodes` episodes (its policy sampled, or greedy with `eval_greedy`) on HELD-OUT
+levels -- a fresh environment seeded with seed + EVAL_SEED_OFFSET, so the same held-out levels at every
+evaluation -- and two checkpoints are written: "latest" (always) and "best" (when the eval fraction solved
+is the best so far). Both hold the weights, the optimiser state, env_steps, the updates done and the
+history, so that a resumed run goes on from "latest" where it left off. Updates after the last evaluation
+are lost on interruption. A resumed run draws actions from PPOConfig.seed + updates done and levels from
+seed + updates done (not the first part's streams again), and its environments start afresh, so it is not
+bit-identical to an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -27,8 +24,6 @@ from engine.core.errors import LanternError
 from engine.rl.train_config import BoxWorldEnvSpec, RLTrainConfig
 
 if TYPE_CHECKING:
-    import torch
-
     from engine.rl.agents.common import Agent
 
 EVAL_SEED_OFFSET = 1_000_003  # held-out levels: a seed no training run of a nearby seed uses
@@ -119,32 +114,6 @@ def _check_resumable(cfg: RLTrainConfig, meta: dict[str, Any], path: Path) -> No
         )
 
 
-def _optimiser_catcher(agent: Agent, state: dict[str, Any] | None) -> tuple[dict[str, Any], Any]:
-    """Install the global pre-step hook that finds train_ppo's optimiser (see the module docstring)."""
-    from torch.optim.optimizer import register_optimizer_step_pre_hook
-
-    ours = {id(p) for p in agent.parameters()}
-    holder: dict[str, Any] = {}
-
-    def pre_step(optimiser: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        if holder.get("optimiser") is optimiser:
-            return
-        if not any(id(p) in ours for group in optimiser.param_groups for p in group["params"]):
-            return
-        if state is not None:
-            try:
-                optimiser.load_state_dict(state)
-            except (ValueError, KeyError, RuntimeError) as exc:
-                raise LanternError(
-                    f"the checkpoint's optimiser state does not fit the optimiser ({exc})",
-                    "resumed RL training",
-                    "start a new run",
-                ) from exc
-        holder["optimiser"] = optimiser
-
-    return holder, register_optimizer_step_pre_hook(pre_step)
-
-
 def train_agent(
     cfg: RLTrainConfig,
     *,
@@ -157,7 +126,7 @@ def train_agent(
     from engine.core.seeding import seed_everything
     from engine.rl.agents import build_agent
     from engine.rl.checkpoints import load_training_checkpoint, save_agent_checkpoint
-    from engine.rl.ppo import evaluate, train_ppo
+    from engine.rl.ppo import evaluate, make_optimiser, train_ppo
 
     hooks = hooks or TrainHooks()
     workdir = Path(workdir)
@@ -201,16 +170,28 @@ def train_agent(
             last_eval,
             best,
         )
-    holder, hook = _optimiser_catcher(agent, optimiser_state)
+    optimiser = make_optimiser(agent, ppo)
+    if optimiser_state is not None:
+        try:
+            optimiser.load_state_dict(optimiser_state)
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise LanternError(
+                f"the checkpoint's optimiser state does not fit the optimiser ({exc})",
+                str(resume_from),
+                "resume with the config the run was started with, or start a new run",
+            ) from exc
     state: dict[str, Any] = {"best_path": None}
 
     def eval_fn(trained: Agent) -> dict[str, float]:
         return evaluate(
-            trained, lambda: make_eval_env(cfg, device=device), cfg.eval_episodes, greedy=True, seed=cfg.seed
+            trained,
+            lambda: make_eval_env(cfg, device=device),
+            cfg.eval_episodes,
+            greedy=cfg.eval_greedy,
+            seed=cfg.seed,
         )
 
     def save(role: str, path: Path, entry: dict[str, float], env_steps: int, updates: int) -> None:
-        optimiser = holder.get("optimiser")
         meta = {
             "role": role,
             "name": cfg.name,
@@ -226,7 +207,7 @@ def train_agent(
             path,
             agent,
             extra_meta=meta,
-            optimizer_state=optimiser.state_dict() if optimiser is not None else None,
+            optimizer_state=optimiser.state_dict(),
         )
         if hooks.on_checkpoint:
             hooks.on_checkpoint(path, role, meta)
@@ -255,20 +236,18 @@ def train_agent(
             hooks.progress(start_steps + done, float(total_updates * steps_per_update), message)
 
     run_ppo = replace(ppo, total_steps=remaining * steps_per_update, seed=ppo.seed + updates_done)
-    try:
-        train_ppo(
-            agent,
-            env,
-            run_ppo,
-            device=device,
-            progress=on_progress,
-            metrics=on_metrics,
-            check_cancelled=hooks.check_cancelled,
-            eval_fn=eval_fn,
-            eval_every=cfg.eval_every,
-        )
-    finally:
-        hook.remove()
+    train_ppo(
+        agent,
+        env,
+        run_ppo,
+        device=device,
+        progress=on_progress,
+        metrics=on_metrics,
+        check_cancelled=hooks.check_cancelled,
+        eval_fn=eval_fn,
+        eval_every=cfg.eval_every,
+        optimiser=optimiser,
+    )
     return TrainResult(
         agent,
         history,
