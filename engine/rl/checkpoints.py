@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from engine.rl.agents.common import Agent
 
 RL_FORMAT = "lantern-rl-agent"
+BUNDLED_DIR = ("rl", "boxworld-small")  # under assets/
+# Names that stand for the agents shipped with Lantern (scripts/train_bundled_agent.py made them).
+BUNDLED = {
+    "bundled": "relational.safetensors",
+    "bundled:relational": "relational.safetensors",
+    "bundled:baseline": "baseline.safetensors",
+}
 _AGENT_KEYS = ("agent", "config", "obs_shape", "n_actions")
 
 
@@ -88,3 +95,44 @@ def load_agent_checkpoint(path: Path | str, device: str = "cpu") -> tuple[Agent,
     agent, _, meta = load_training_checkpoint(path, device)
     agent.eval()
     return agent, meta
+
+
+def bundled_path(name: str) -> Path:
+    """The file of a bundled checkpoint ("bundled", "bundled:relational" or "bundled:baseline")."""
+    from engine.core.paths import assets_dir
+
+    return assets_dir().joinpath(*BUNDLED_DIR, BUNDLED[name])
+
+
+def resolve_checkpoint(text: object, where: str = "checkpoint") -> Path:
+    """A checkpoint named by a path, or by 'bundled' / 'bundled:baseline', as an existing file."""
+    if not isinstance(text, str) or not text:
+        raise LanternError(
+            f"a checkpoint must be a path or 'bundled', got {text!r}",
+            where,
+            "pass a checkpoint file's path, 'bundled' or 'bundled:baseline'",
+        )
+    if text.startswith("bundled"):
+        if text not in BUNDLED:
+            raise LanternError(
+                f"there is no bundled checkpoint '{text}'",
+                where,
+                f"use one of: {', '.join(BUNDLED)}, or a path",
+            )
+        path = bundled_path(text)
+        if not path.is_file():
+            raise LanternError(
+                f"the bundled checkpoint '{text}' is not installed",
+                str(path),
+                "train one with 'lantern rl train --config examples/rl/boxworld-small.json' and pass its "
+                "checkpoint path, or reinstall Lantern with its assets",
+            )
+        return path
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise LanternError(
+            "the checkpoint file does not exist",
+            str(path),
+            "pass a checkpoint's path (see 'lantern rl list')",
+        )
+    return path

@@ -16,41 +16,13 @@ from typing import Any
 from engine.core.errors import LanternError
 
 TRAIN_EXAMPLE = "lantern rl train --config examples/rl/boxworld-small.json"
-BUNDLED_FOLDER = ("rl", "boxworld-small")
-BUNDLED = {
-    "bundled": "relational.safetensors",
-    "bundled:relational": "relational.safetensors",
-    "bundled:baseline": "baseline.safetensors",
-}
 
 
 def resolve_checkpoint(text: str) -> Path:
-    """A checkpoint argument as a file path: a path, or `bundled` / `bundled:baseline`."""
-    from engine.core.paths import assets_dir
+    """A --checkpoint argument as a file: a path, or `bundled` / `bundled:baseline`."""
+    from engine.rl.checkpoints import resolve_checkpoint as resolve
 
-    if text.startswith("bundled"):
-        if text not in BUNDLED:
-            raise LanternError(
-                f"there is no bundled checkpoint '{text}'",
-                "--checkpoint",
-                f"use one of: {', '.join(BUNDLED)}, or a checkpoint's path",
-            )
-        path = assets_dir().joinpath(*BUNDLED_FOLDER, BUNDLED[text])
-        if not path.is_file():
-            raise LanternError(
-                f"the bundled checkpoint '{text}' is not installed (this copy of Lantern ships none)",
-                str(path),
-                f"train one with '{TRAIN_EXAMPLE}' and pass the checkpoint path it prints",
-            )
-        return path
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise LanternError(
-            "the checkpoint file does not exist",
-            str(path),
-            "pass a checkpoint's path (see 'lantern rl list'), or 'bundled'",
-        )
-    return path
+    return resolve(text, "--checkpoint")
 
 
 def _number(value: Any, percent: bool = False) -> str:

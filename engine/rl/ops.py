@@ -24,8 +24,6 @@ from engine.jobs.interactive import cached_store, register_op
 EPISODE_OP = "rl.episode"
 CHECKPOINTS_OP = "rl.checkpoints"
 CHECKPOINT_KIND = "rl-checkpoint"
-BUNDLED_DIR = ("rl", "boxworld-small")
-BUNDLED = {"bundled": "relational.safetensors", "bundled:baseline": "baseline.safetensors"}
 BOXWORLD_ACTIONS = ["up", "down", "left", "right"]
 _CACHE_PREFIX = "rl.agent/"
 _MAX_CACHED = 8
@@ -45,33 +43,11 @@ def decode_array(encoded: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.dtype(encoded["dtype"])).reshape(encoded["shape"])
 
 
-def bundled_path(name: str) -> Path:
-    """The file of a bundled checkpoint ("bundled" or "bundled:baseline")."""
-    from engine.core.paths import assets_dir
-
-    return assets_dir().joinpath(*BUNDLED_DIR, BUNDLED[name])
-
-
 def resolve_checkpoint(checkpoint: Any) -> Path:
     """A request's checkpoint (a path, "bundled" or "bundled:baseline") as an existing file."""
-    if not isinstance(checkpoint, str) or not checkpoint:
-        raise LanternError(f"checkpoint must be a path or 'bundled', got {checkpoint!r}",
-                           f"{EPISODE_OP}: checkpoint",
-                           "pass a checkpoint file's path, 'bundled' or 'bundled:baseline'")
-    if checkpoint in BUNDLED:
-        path = bundled_path(checkpoint)
-        if not path.is_file():
-            raise LanternError(f"the bundled checkpoint '{checkpoint}' is not installed", str(path),
-                               "train an agent (lantern rl train) and pick its checkpoint, or reinstall "
-                               "Lantern with its assets")
-        return path
-    if checkpoint.startswith("bundled:"):
-        raise LanternError(f"unknown bundled checkpoint '{checkpoint}'", f"{EPISODE_OP}: checkpoint",
-                           f"use one of: {', '.join(BUNDLED)}")
-    path = Path(checkpoint).expanduser()
-    if not path.is_file():
-        raise LanternError("the checkpoint file does not exist", str(path), "check the path or pick another")
-    return path
+    from engine.rl.checkpoints import resolve_checkpoint as resolve
+
+    return resolve(checkpoint, f"{EPISODE_OP}: checkpoint")
 
 
 def load_cached_agent(cache: dict[str, Any], path: Path) -> tuple[Any, dict[str, Any]]:
@@ -265,11 +241,12 @@ def checkpoints_op(cache: dict[str, Any]) -> dict[str, Any]:
     from sqlalchemy import select
 
     from engine.core.errors import ArtifactMissing
+    from engine.rl.checkpoints import bundled_path
     from engine.store.models import Artifact
     from engine.store.records import ArtifactRecord
 
     found: list[dict[str, Any]] = []
-    for name in BUNDLED:
+    for name in ("bundled", "bundled:baseline"):  # "bundled:relational" is the same file as "bundled"
         path = bundled_path(name)
         if not path.is_file():
             continue

@@ -120,7 +120,7 @@ def test_bad_checkpoints_and_requests_are_lantern_errors(tmp_path: Path, monkeyp
         call("rl.episode", checkpoint=str(path), config={"size": "big"})
     with pytest.raises(LanternError, match="size 4"):
         call("rl.episode", checkpoint=str(path), config={"size": 6, "solution_length": 1, "distractors": 0})
-    with pytest.raises(LanternError, match="unknown bundled"):
+    with pytest.raises(LanternError, match="no bundled checkpoint"):
         call("rl.episode", checkpoint="bundled:nope")
     monkeypatch.setattr("engine.core.paths.assets_dir", lambda: tmp_path / "no-assets")
     with pytest.raises(LanternError, match="not installed"):
