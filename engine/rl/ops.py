@@ -33,8 +33,11 @@ def encode_array(array: np.ndarray) -> dict[str, Any]:
     """A numpy array as {"data": base64 little-endian bytes, "shape", "dtype"}."""
     array = np.ascontiguousarray(array)
     array = array.astype(array.dtype.newbyteorder("<"), copy=False)
-    return {"data": base64.b64encode(array.tobytes()).decode("ascii"), "shape": list(array.shape),
-            "dtype": array.dtype.str}
+    return {
+        "data": base64.b64encode(array.tobytes()).decode("ascii"),
+        "shape": list(array.shape),
+        "dtype": array.dtype.str,
+    }
 
 
 def decode_array(encoded: dict[str, Any]) -> np.ndarray:
@@ -72,18 +75,27 @@ def _boxworld_config(meta: dict[str, Any], override: Any, where: str) -> Any:
     env = meta.get("env") if isinstance(meta.get("env"), dict) else {}
     if override is None:
         if env.get("kind") != "boxworld" or not isinstance(env.get("boxworld"), dict):
-            raise LanternError("the checkpoint does not record the Box-World config it was trained on", where,
-                               "pass a Box-World config with the request")
+            raise LanternError(
+                "the checkpoint does not record the Box-World config it was trained on",
+                where,
+                "pass a Box-World config with the request",
+            )
         override, where = env["boxworld"], f"{where} (the checkpoint's env)"
     if not isinstance(override, dict):
-        raise LanternError(f"config must be a Box-World config object, got {type(override).__name__}", where,
-                           "pass a dict of BoxWorldConfig fields or leave it out")
+        raise LanternError(
+            f"config must be a Box-World config object, got {type(override).__name__}",
+            where,
+            "pass a dict of BoxWorldConfig fields or leave it out",
+        )
     try:
         return BoxWorldConfig.model_validate(override)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
-        raise LanternError(f"the Box-World config is invalid ({problems})", where,
-                           "fix the named fields (see BoxWorldConfig)") from exc
+        raise LanternError(
+            f"the Box-World config is invalid ({problems})",
+            where,
+            "fix the named fields (see BoxWorldConfig)",
+        ) from exc
 
 
 class _OneGridEnv:
@@ -97,20 +109,21 @@ class _OneGridEnv:
         self.env = self.grid.envs[0]
         self.n_actions = self.grid.n_actions
 
-    def _frame(self) -> np.ndarray:
-        held = self.grid._held if self.grid.is_minigrid else None
-        return self.grid._observe(self.grid._images, held)[0]
-
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed)
-        self.grid._store(0, obs)
-        return self._frame(), info
+        return self.grid.convert(0, obs), info
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, _ = self.env.step(int(action) + self.grid._action_start)
-        self.grid._store(0, obs)
-        return self._frame(), float(reward), bool(terminated), bool(truncated) and not terminated, {
-            "solved": bool(terminated) and float(reward) > 0}
+        start = int(getattr(self.env.action_space, "start", 0))
+        obs, reward, terminated, truncated, _ = self.env.step(int(action) + start)
+        solved = bool(terminated) and float(reward) > 0
+        return (
+            self.grid.convert(0, obs),
+            float(reward),
+            bool(terminated),
+            bool(truncated) and not terminated,
+            {"solved": solved},
+        )
 
     def action_names(self) -> list[str]:
         if self.grid.is_minigrid:
@@ -145,11 +158,17 @@ def episode_op(
 
     where = f"{EPISODE_OP}"
     if isinstance(level_seed, bool) or not isinstance(level_seed, int) or level_seed < 0:
-        raise LanternError(f"level_seed must be a whole number >= 0, got {level_seed!r}",
-                           f"{where}: level_seed", "pass e.g. 0, 1, 2, ...")
+        raise LanternError(
+            f"level_seed must be a whole number >= 0, got {level_seed!r}",
+            f"{where}: level_seed",
+            "pass e.g. 0, 1, 2, ...",
+        )
     if not isinstance(greedy, bool):
-        raise LanternError(f"greedy must be true or false, got {greedy!r}", f"{where}: greedy",
-                           "pass true (most likely action) or false (sampled)")
+        raise LanternError(
+            f"greedy must be true or false, got {greedy!r}",
+            f"{where}: greedy",
+            "pass true (most likely action) or false (sampled)",
+        )
     path = resolve_checkpoint(checkpoint)
     agent, meta = load_cached_agent(cache, path)
     env_spec = meta.get("env") if isinstance(meta.get("env"), dict) else {}
@@ -168,8 +187,10 @@ def episode_op(
         if tuple(agent.obs_shape) != (side, side, 3):
             raise LanternError(
                 f"the agent sees {agent.obs_shape[0]}x{agent.obs_shape[1]} observations, but Box-World of "
-                f"size {cfg.size} gives {side}x{side}", f"{where}: config.size",
-                f"use size {agent.obs_shape[0] - 2} with this checkpoint")
+                f"size {cfg.size} gives {side}x{side}",
+                f"{where}: config.size",
+                f"use size {agent.obs_shape[0] - 2} with this checkpoint",
+            )
         level = generate_level(cfg, npr.default_rng(level_seed))
         episode = record_episode(agent, level, greedy=greedy, seed=level_seed, config=cfg)
         cfg_json = cfg.model_dump()
@@ -194,8 +215,9 @@ def episode_op(
         "final_policy": episode.policies[steps].tolist(),
         "attention": None if episode.attention is None else encode_array(episode.attention),
         "roles": [] if episode.roles is None else [roles_json(r) for r in episode.roles],
-        "stats": (episode_attention_stats(episode)
-                  if episode.attention is not None and episode.roles else None),
+        "stats": (
+            episode_attention_stats(episode) if episode.attention is not None and episode.roles else None
+        ),
     }
 
 
@@ -208,11 +230,13 @@ def read_meta(path: Path) -> dict[str, Any]:
             metadata = handle.metadata() or {}
         meta = json.loads(metadata.get("lantern.meta", "{}"))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise LanternError(f"the checkpoint cannot be read ({exc})", str(path),
-                           "the file is damaged: use another checkpoint") from exc
+        raise LanternError(
+            f"the checkpoint cannot be read ({exc})", str(path), "the file is damaged: use another checkpoint"
+        ) from exc
     if metadata.get("lantern.format") != "lantern-checkpoint" or not isinstance(meta, dict):
-        raise LanternError("the file is not a Lantern checkpoint", str(path),
-                           "pick a checkpoint Lantern wrote")
+        raise LanternError(
+            "the file is not a Lantern checkpoint", str(path), "pick a checkpoint Lantern wrote"
+        )
     return meta
 
 
@@ -250,8 +274,14 @@ def checkpoints_op(cache: dict[str, Any]) -> dict[str, Any]:
         path = bundled_path(name)
         if not path.is_file():
             continue
-        base = {"name": name, "source": "bundled", "checkpoint": name, "role": None, "run_id": None,
-                "artifact_id": None}
+        base = {
+            "name": name,
+            "source": "bundled",
+            "checkpoint": name,
+            "role": None,
+            "run_id": None,
+            "artifact_id": None,
+        }
         try:
             found.append(_entry(path, read_meta(path), **base))
         except LanternError as exc:
@@ -259,13 +289,30 @@ def checkpoints_op(cache: dict[str, Any]) -> dict[str, Any]:
     store = cached_store(cache)
     with store.session() as session:
         rows = session.scalars(
-            select(Artifact).where(Artifact.kind == CHECKPOINT_KIND).order_by(Artifact.id.desc())).all()
-        records = [ArtifactRecord(id=a.id, run_id=a.run_id, kind=a.kind, name=a.name, sha256=a.sha256,
-                                  size=a.size, relpath=a.relpath, meta=dict(a.meta or {}),
-                                  created_at=a.created_at) for a in rows]
+            select(Artifact).where(Artifact.kind == CHECKPOINT_KIND).order_by(Artifact.id.desc())
+        ).all()
+        records = [
+            ArtifactRecord(
+                id=a.id,
+                run_id=a.run_id,
+                kind=a.kind,
+                name=a.name,
+                sha256=a.sha256,
+                size=a.size,
+                relpath=a.relpath,
+                meta=dict(a.meta or {}),
+                created_at=a.created_at,
+            )
+            for a in rows
+        ]
     for record in records:
-        base = {"name": record.name, "source": "store", "role": record.meta.get("role"),
-                "run_id": record.run_id, "artifact_id": record.id}
+        base = {
+            "name": record.name,
+            "source": "store",
+            "role": record.meta.get("role"),
+            "run_id": record.run_id,
+            "artifact_id": record.id,
+        }
         try:
             path = store.artifacts.path(record)
         except ArtifactMissing as exc:
