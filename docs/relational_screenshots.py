@@ -41,7 +41,7 @@ from gui.widgets.rl_player import (  # noqa: E402
     key_lock_statistic,
     parse_checkpoints,
 )
-from gui.widgets.rl_train import load_run_curves  # noqa: E402
+from gui.widgets.rl_train import TrainPanel, load_run_curves  # noqa: E402
 
 PAGE_SIZE = QSize(1400, 900)
 TIMEOUT_S = 60.0
@@ -58,6 +58,9 @@ def settle(app: QApplication, ms: int = 400) -> None:
 
 
 def grab(app: QApplication, widget: QWidget, path: Path) -> None:
+    focused = QApplication.focusWidget()
+    if focused is not None:  # no blinking caret or focus ring in a figure
+        focused.clearFocus()
     settle(app)
     if not widget.grab().save(str(path)):
         raise SystemExit(f"could not write {path}")
@@ -221,8 +224,10 @@ def load_episode(
     return player.episode
 
 
-def player_shots(app: QApplication, page: RelationalPage, episode: Episode, args: argparse.Namespace) -> int:
-    """relational-player.png and relational-player-inverted.png; returns the step shown."""
+def player_shots(
+    app: QApplication, page: RelationalPage, episode: Episode, args: argparse.Namespace
+) -> tuple[int, Choice]:
+    """relational-player.png and relational-player-inverted.png; returns the step and the key shown."""
     player = page.player
     step = args.step
     if step is None:
@@ -260,7 +265,7 @@ def player_shots(app: QApplication, page: RelationalPage, episode: Episode, args
     print(f"inverted: who attends to the lock {cell_name(episode, choice.lock)} (same block and head)")
     grab(app, page, args.out / "relational-player-inverted.png")
     player.invert_check.setChecked(False)
-    return step
+    return step, choice
 
 
 def compare_shot(
@@ -276,10 +281,57 @@ def compare_shot(
     answers.wait(app, requests, f"rl.episode for Compare ({args.checkpoint} and {args.baseline})")
     if any(e is None for e in compare.episodes):
         raise SystemExit(f"the Compare tab could not show both episodes: {compare.status.text()}")
+    first, second = compare.episodes
+    if first is not None and second is not None and first.config != second.config:
+        print(
+            "warning: the two checkpoints carry different Box-World level families, so the same seed gives "
+            "them different levels (each side plays its own checkpoint's family)"
+        )
     compare.transport.set_step(step)
     compare.select_cell(cell)
-    print(f"compare: step {compare.step}, cell {cell} selected: {compare.status.text()}")
+    row, col = divmod(cell, compare.grids[0].grid_shape[1] or 1)
+    print(
+        f"compare: step {compare.step}, cell ({row}, {col}) selected on both sides: {compare.status.text()}"
+    )
     grab(app, page, args.out / "relational-compare.png")
+
+
+def show_run_config(train: TrainPanel, config: dict[str, Any]) -> None:
+    """Fill the Train form with a stored run's settings, so the figure's form describes the curves beside it
+    rather than the form's defaults (a value the form cannot hold is left as it is)."""
+    level = (config.get("env") or {}).get("boxworld") or {}
+    ppo = config.get("ppo") or {}
+
+    def span(value: Any) -> tuple[int, int]:
+        return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+    with contextlib.suppress(TypeError, ValueError, IndexError, KeyError):
+        train.size_spin.setValue(int(level["size"]))
+        for (low, high), key in (
+            ((train.solution_min, train.solution_max), "solution_length"),
+            ((train.distractor_min, train.distractor_max), "distractors"),
+        ):
+            first, last = span(level[key])
+            low.setValue(first)
+            high.setValue(last)
+        train.distractor_length.setValue(int(level["distractor_length"]))
+        train.colours_spin.setValue(int(level["colours"]))
+        train.max_steps_spin.setValue(int(level["max_steps"]))
+        train.withheld_edit.setText(", ".join(f"{k}:{lock}" for k, lock in level.get("withheld_pairs", [])))
+    train.name_edit.setText(str(config.get("name", train.name_edit.text())))
+    train.agent_box.setCurrentIndex(max(0, train.agent_box.findData(config.get("agent"))))
+    for spin, value in (
+        (train.total_steps_spin, ppo.get("total_steps")),
+        (train.n_envs_spin, ppo.get("n_envs")),
+        (train.eval_episodes_spin, config.get("eval_episodes")),
+        (train.eval_every_spin, config.get("eval_every")),
+        (train.seed_spin, config.get("seed")),
+    ):
+        if isinstance(value, int):
+            spin.setValue(value)
+    if isinstance(ppo.get("lr"), int | float):
+        train.lr_spin.setValue(float(ppo["lr"]))
+    train.device_box.setCurrentIndex(max(0, train.device_box.findText(str(config.get("device")))))
 
 
 def main() -> int:
@@ -297,7 +349,9 @@ def main() -> int:
     args = parser.parse_args()
     for name in ("checkpoint", "baseline"):
         value = getattr(args, name)
-        if value not in BUNDLED and not value.startswith("bundled"):
+        if value == "bundled:relational":  # the same file as "bundled", which is what the page offers
+            setattr(args, name, "bundled")
+        elif not value.startswith("bundled"):
             setattr(args, name, str(Path(value).expanduser().resolve()))
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -315,18 +369,21 @@ def main() -> int:
         listed = answers.wait(app, [request] if request is not None else [], "rl.checkpoints")
         listed = listed[0] if listed else {}
         offer(page, listed, [args.checkpoint, args.baseline])
-        print("checkpoints offered:", ", ".join(e.path for e in parse_checkpoints(listed)))
+        stored = [e for e in parse_checkpoints(listed) if e.path not in BUNDLED]
+        print(f"the engine lists {len(stored)} stored checkpoint(s) besides the bundled names")
         episode = load_episode(app, page, answers, args)
         print(f"episode: {page.player.status.text()}")
-        step = player_shots(app, page, episode, args)
-        key = page.player.cell if page.player.cell is not None else 0
-        choice = strongest_pair(episode, step)
-        compare_shot(app, page, answers, args, step, choice.key if choice else key)
+        step, choice = player_shots(app, page, episode, args)
+        compare_shot(app, page, answers, args, step, choice.key)
 
         runs = load_run_curves(services.store)
         if runs:
             page.show_tab("Train")
             page.refresh_runs()
+            newest = services.store.runs.get(runs[0].run_id)
+            if newest is not None:
+                show_run_config(page.train, dict(newest.config or {}))
+                print(f"train: {len(runs)} rl-train run(s); the form shows run #{newest.id} ({newest.name})")
             grab(app, page, args.out / "relational-train.png")
         else:
             print("no rl-train runs in the store: relational-train.png not written")
