@@ -17,8 +17,9 @@ from engine.rl.boxworld.level import AGENT, FLOOR, GEM, KEY0, _walk
 from engine.rl.boxworld.palette import PALETTE
 from engine.rl.generalisation import generalisation, generalisation_conditions, level_maker
 
-CFG = BoxWorldConfig(size=6, solution_length=[1, 2], distractors=[0, 1], max_steps=40,
-                     withheld_pairs=[[0, 1], [2, 3]])
+CFG = BoxWorldConfig(
+    size=6, solution_length=[1, 2], distractors=[0, 1], max_steps=40, withheld_pairs=[[0, 1], [2, 3]]
+)
 _IDS = {tuple(int(v) for v in PALETTE[i]): i for i in range(KEY0 + CFG.colours - 1, -1, -1)}
 
 
@@ -81,8 +82,11 @@ class Planner(nn.Module):
 
 def boxes(level) -> set[tuple[int, int]]:
     """(key colour index, lock colour index) of every box in a level."""
-    return {(b.content - KEY0, b.lock_colour - KEY0) for b in (*level.solution, *level.distractors)
-            if b.content >= KEY0}
+    return {
+        (b.content - KEY0, b.lock_colour - KEY0)
+        for b in (*level.solution, *level.distractors)
+        if b.content >= KEY0
+    }
 
 
 def test_each_condition_generates_the_levels_it_claims() -> None:
@@ -123,17 +127,31 @@ def test_conditions_that_do_not_fit_say_why() -> None:
     small = BoxWorldConfig(size=5, solution_length=[1, 2], distractors=1, max_steps=8)
     rows = generalisation(_tiny(small), small, episodes=3, seed=0)["conditions"]
     assert rows["training"]["applicable"] and rows["training"]["episodes"] == 3
-    for name in ("longer+1", "longer+2", "withheld"):
+    # a 5x5 grid holds 3 boxes: a 3-box path fits only without the distractor branch; 4 boxes never fit
+    longer = rows["longer+1"]
+    assert longer["applicable"] and longer["config"]["solution_length"] == 3
+    assert (
+        longer["config"]["distractors"] == [0, 0] and "at most 0 distractor branches" in longer["description"]
+    )
+    for name in ("longer+2", "withheld"):
         assert not rows[name]["applicable"] and rows[name]["fraction_solved"] is None
         assert rows[name]["episodes"] == 0 and rows[name]["reason"]
-    assert "largest" in rows["longer+1"]["reason"]
+    assert "largest" in rows["longer+2"]["reason"]
     assert "withholds no" in rows["withheld"]["reason"]
 
 
 def _tiny(cfg: BoxWorldConfig):
     torch.manual_seed(0)
-    return build_agent("relational", obs_shape=(cfg.size + 2, cfg.size + 2, 3), n_actions=4, blocks=1,
-                       heads=1, key_dim=8, mlp_width=16, head_width=16)
+    return build_agent(
+        "relational",
+        obs_shape=(cfg.size + 2, cfg.size + 2, 3),
+        n_actions=4,
+        blocks=1,
+        heads=1,
+        key_dim=8,
+        mlp_width=16,
+        head_width=16,
+    )
 
 
 def test_a_tiny_agent_gives_reproducible_fractions() -> None:
