@@ -278,7 +278,8 @@ def compare_shot(
     compare.seed_spin.setValue(args.seed)
     compare.greedy_check.setChecked(not args.sampled)
     requests = compare.load()
-    answers.wait(app, requests, f"rl.episode for Compare ({args.checkpoint} and {args.baseline})")
+    answers.wait(app, requests, f"rl.episode for Compare A ({args.checkpoint})")
+    answers.wait(app, compare.pending, f"rl.episode for Compare B ({args.baseline}, on A's level)")
     if any(e is None for e in compare.episodes):
         raise SystemExit(f"the Compare tab could not show both episodes: {compare.status.text()}")
     first, second = compare.episodes

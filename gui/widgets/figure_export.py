@@ -18,6 +18,10 @@ from engine.core.errors import LanternError
 
 PNG_SCALE = 2.0  # device pixels per widget pixel: sharp enough for a slide or a paper figure
 WHERE = "figure export"
+MENU_INDICATOR_STYLE = (
+    "QToolButton { padding-right: 18px; }"
+    "QToolButton::menu-indicator { subcontrol-origin: padding; subcontrol-position: right center; }"
+)
 
 
 @contextmanager
@@ -224,6 +228,8 @@ class ExportButton(QToolButton):
         self.setToolTip("Save this figure as PNG or SVG" + (", or its table as CSV" if table_csv else ""))
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        # The drop-down arrow in its own room at the right: by default it overlaps the last letter.
+        self.setStyleSheet(MENU_INDICATOR_STYLE)
         menu = QMenu(self)
         self.png_action = QAction("Figure as PNG…", self)
         self.svg_action = QAction("Figure as SVG…", self)

@@ -1,6 +1,7 @@
-"""The Relational page's Compare tab: two checkpoints play the same level seed side by side, one scrub slider
-(and Space, Left/Right, Home/End) driving both; a clicked cell shows where it attends on both sides (the last
-block, mean of heads) for agents that have attention."""
+"""The Relational page's Compare tab: two checkpoints play the same level side by side (B is asked once A has
+answered, with A's Box-World config, so the seed gives both the same level), one scrub slider (and Space,
+Left/Right, Home/End) driving both; a clicked cell shows where it attends on both sides (the last block, mean
+of heads) for agents that have attention."""
 
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ class ComparePanel(QWidget):
         self.episodes: list[Episode | None] = [None, None]
         self.cell: int | None = None
         self._requests: dict[int, int] = {}  # request id -> side
+        # Each answer's level config and env, to tell whether both sides really played one level.
+        self._levels: list[tuple[Any, Any] | None] = [None, None]
+        self._b_args: dict[str, Any] = {}
         self._shut_down = False
         self._build()
         self.shortcuts = install_step_shortcuts(self, self.transport)
@@ -127,38 +131,69 @@ class ComparePanel(QWidget):
         for box in self.checkpoint_boxes:
             fill_checkpoints(box, entries)
 
-    def request_args(self, side: int) -> dict[str, Any]:
-        return {
+    def request_args(self, side: int, config: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The rl.episode arguments of one side; `config` (a Box-World config) overrides its checkpoint's."""
+        args: dict[str, Any] = {
             "checkpoint": str(self.checkpoint_boxes[side].currentData() or "bundled"),
             "level_seed": int(self.seed_spin.value()),
             "greedy": bool(self.greedy_check.isChecked()),
         }
+        if config is not None:
+            args["config"] = dict(config)
+        return args
 
     def load(self) -> list[int]:
+        """Ask for side A's episode; B is asked once A answers (see _request_b). Returns the ids asked."""
         if self.interactive is None:
             return []
-        self._requests = {self.interactive.request(EPISODE_OP, **self.request_args(s)): s for s in (0, 1)}
+        self._levels = [None, None]
+        self._b_args = self.request_args(1)  # B's choices as they were at Load, not when A answers
+        self._requests = {self.interactive.request(EPISODE_OP, **self.request_args(0)): 0}
         self.load_button.setEnabled(False)
-        self.status.setText(f"Playing level {self.seed_spin.value()} with both checkpoints…")
+        self.status.setText(f"Playing level {self.seed_spin.value()} with A…")
         return list(self._requests)
+
+    @property
+    def pending(self) -> list[int]:
+        """The request ids still in flight (after A answers, B's)."""
+        return list(self._requests)
+
+    def _request_b(self, config: dict[str, Any] | None) -> None:
+        """Each checkpoint plays its own level family by default, so one seed can give two levels: B plays A's
+        Box-World config. With none (A failed, or plays a gym env), B plays its own and a warning tells when
+        the two differ."""
+        if self.interactive is None:
+            return
+        args = {**self._b_args, **({} if config is None else {"config": dict(config)})}
+        self._requests[self.interactive.request(EPISODE_OP, **args)] = 1
+        self.status.setText(
+            f"Playing level {args['level_seed']} with B"
+            + (" on A's level family…" if config is not None else "…")
+        )
 
     def _answered(self, request_id: int, answer: Any) -> None:
         if request_id not in self._requests or self._shut_down:
             return
         side = self._requests.pop(request_id)
+        episode = self.show_answer(side, answer)
+        if side == 0:
+            config = answer.get("config") if episode is not None and isinstance(answer, dict) else None
+            self._request_b(config if isinstance(config, dict) else None)
         self.load_button.setEnabled(not self._requests)
-        self.show_answer(side, answer)
 
     def _failed(self, request_id: int, error: Any) -> None:
         if request_id not in self._requests or self._shut_down:
             return
         side = self._requests.pop(request_id)
-        self.load_button.setEnabled(not self._requests)
         self.show_error(side, error)
+        if side == 0:
+            self._request_b(None)
+        self.load_button.setEnabled(not self._requests)
 
     def show_error(self, side: int, error: Any) -> None:
         error = error if isinstance(error, LanternError) else LanternError(str(error), EPISODE_OP)
         self.episodes[side] = None
+        self._levels[side] = None
         self.infos[side].setText(f"{SIDES[side]}: could not be loaded: {error.what}")
         self._relength()
         self.failed.emit(error)
@@ -170,6 +205,7 @@ class ComparePanel(QWidget):
             self.show_error(side, exc)
             return None
         self.episodes[side] = episode
+        self._levels[side] = (answer.get("config"), answer.get("env"))
         self.grids[side].caption = f"{SIDES[side]} · {episode.agent or 'agent'}"
         self._relength()
         return episode
@@ -183,9 +219,23 @@ class ComparePanel(QWidget):
             a, b = shown
             self.status.setText(
                 f"Level {self.seed_spin.value()}: A {a.steps} steps, {'solved' if a.solved else 'not solved'}"
-                f" · B {b.steps} steps, {'solved' if b.solved else 'not solved'}"
+                f" · B {b.steps} steps, {'solved' if b.solved else 'not solved'}" + self._level_warning()
             )
         self._show_step()
+
+    def _level_warning(self) -> str:
+        """A warning when the two answers say they played different levels (configs, or gym envs)."""
+        a, b = self._levels
+        if a is None or b is None:
+            return ""
+        (config_a, env_a), (config_b, env_b) = a, b
+        if config_a != config_b or (config_a is None and env_a != env_b):
+            why = " (A is not a Box-World agent)" if config_a is None else ""
+            return (
+                f" · Warning: A and B play different level families{why}, so this seed gives each its own"
+                " level."
+            )
+        return ""
 
     @property
     def step(self) -> int:

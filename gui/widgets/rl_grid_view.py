@@ -195,22 +195,26 @@ class GridView(QWidget):
         for cells, colour in self._outlines:
             for cell in cells:
                 self._outline(painter, cell, colour, side)
+        # The selection frame goes under the overlay, so the chosen cell's own weight label stays on top.
+        if self._selected is not None and 0 <= self._selected < rows * cols:
+            self._selection(painter, self._selected)
         if overlay is not None:
             self._arrows(painter, overlay, side)
-        if self._selected is not None and 0 <= self._selected < rows * cols:
-            rect = self.cell_rect(self._selected).adjusted(-1, -1, 1, 1)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(QColor("#000000"), 5))
-            painter.drawRect(rect)
-            painter.setPen(QPen(SELECTED_COLOUR, 3))
-            painter.drawRect(rect)
+
+    def _selection(self, painter: QPainter, cell: int) -> None:
+        rect = self.cell_rect(cell).adjusted(-1, -1, 1, 1)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(QColor("#000000"), 5))
+        painter.drawRect(rect)
+        painter.setPen(QPen(SELECTED_COLOUR, 3))
+        painter.drawRect(rect)
 
     def _indices(
         self, painter: QPainter, rows: int, cols: int, left: float, top: float, side: int, colour: QColor
     ) -> None:
         """Row numbers on the left, column numbers on top (every one when they fit, else every fifth)."""
         font = QFont(self.font())
-        font.setPointSizeF(7.5)
+        font.setPointSizeF(index_point_size(side))
         painter.setFont(font)
         painter.setPen(colour)
         every = 1 if side >= 14 else 5
@@ -303,6 +307,8 @@ class GridView(QWidget):
                 painter.drawEllipse(rect)
                 painter.setPen(QPen(QColor("#ffffff"), width))
                 painter.drawEllipse(rect)
+        # Labels after every arrow: a later arrow must not cross an earlier weight.
+        for cell, weight in overlay.targets:
             label = weight_text(weight)
             box = QRectF(0, 0, metrics.horizontalAdvance(label) + 6, metrics.height() + 2)
             corner = self.cell_rect(cell)
@@ -330,6 +336,11 @@ def _heat_rgb(values: np.ndarray) -> np.ndarray:
     top = heat_top(array)
     scaled = array / top if top > 0 else np.zeros_like(array)
     return heat_colours(scaled)
+
+
+def index_point_size(side: int) -> float:
+    """The row and column numbers' point size: grows with the cell side, from 7.5 pt to 10 pt."""
+    return max(7.5, min(10.0, side * 0.12))
 
 
 def weight_text(weight: float) -> str:

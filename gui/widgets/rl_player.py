@@ -797,11 +797,13 @@ class PlayerPanel(QWidget):
         header = "".join(f"<th>&nbsp;h{h + 1}&nbsp;</th>" for h in range(episode.heads))
         rows = "".join(
             f"<tr><td>block {b + 1}&nbsp;</td>"
-            + "".join(f"<td align='right'>{table[b, h]:.1f}×</td>" for h in range(episode.heads))
+            + "".join(f"<td align='right'>&nbsp;{table[b, h]:.1f}×</td>" for h in range(episode.heads))
             + "</tr>"
             for b in range(episode.blocks)
         )
-        self.table_label.setText(f"<table cellspacing='2'><tr><th></th>{header}</tr>{rows}</table>")
+        self.table_label.setText(
+            f"<table cellspacing='0' cellpadding='3'><tr><th></th>{header}</tr>{rows}</table>"
+        )
 
     def shutdown(self) -> None:
         self._shut_down = True

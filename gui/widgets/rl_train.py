@@ -161,7 +161,14 @@ class CurvesView(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.getAxis("bottom").enableAutoSIPrefix(True)
             self.plots[metric] = plot
-        self.legend = self.plots[EVAL_METRIC].addLegend(offset=(-8, -8), labelTextSize="8pt")
+        # Top left, on a light box: the curves rise to the right, so the bottom right is where they are.
+        self.legend = self.plots[EVAL_METRIC].addLegend(
+            offset=(8, 8),
+            labelTextSize="9pt",
+            labelTextColor="#1f2937",
+            brush=pg.mkBrush(255, 255, 255, 210),
+            pen=pg.mkPen("#d1d5db"),
+        )
         self.curves: dict[tuple[int, str], pg.PlotDataItem] = {}
         self.colours: dict[int, QColor] = {}
         self.placeholder = QLabel("No training runs yet: set up a level family and press Start.", self)
@@ -244,8 +251,11 @@ class TrainPanel(QWidget):
         self.colours_spin = _spin(1, 250, 20, "Key and lock colours (the paper: 20)")
         self.max_steps_spin = _spin(1, 10_000, 120, "Steps before a level is cut off (the paper: 120)")
         self.withheld_edit = QLineEdit()
-        self.withheld_edit.setPlaceholderText("e.g. 3:5, 7:2 (key colour : lock colour)")
-        self.withheld_edit.setToolTip("Key->lock colour pairs never seen in training, to test generalisation")
+        self.withheld_edit.setPlaceholderText("e.g. 3:5, 7:2")
+        self.withheld_edit.setToolTip(
+            "Key->lock colour pairs never seen in training, to test generalisation: key colour : lock colour,"
+            " e.g. 3:5, 7:2 (or 3-5 7->2)"
+        )
         self.agent_box = QComboBox()
         for key, title in AGENT_CHOICES:
             self.agent_box.addItem(title, key)

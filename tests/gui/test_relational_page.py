@@ -1,7 +1,8 @@
 """The Relational page: Train | Player | Compare; building it starts no engine process and imports no torch (a
 fresh interpreter); checkpoints are listed once the Player shows (bundled first); Start submits one rl.train
 job per agent and the curves follow the store live; a refused spec, an op error and a failed job are messages,
-not crashes; Compare plays two checkpoints on one level with one slider; the grid exports to PNG."""
+not crashes; Compare plays two checkpoints on one level with one slider (B asked with A's Box-World config, a
+warning when the levels differ); the grid exports to PNG."""
 
 from __future__ import annotations
 
@@ -152,6 +153,10 @@ def test_player_errors_are_notices_and_the_grid_exports(qtbot, page: RelationalP
     page.player.select_cell(25)
     path = page.player.export_button.export("PNG", tmp_path / "grid.png")
     assert path.stat().st_size > 2000
+    # The button's drop-down arrow has its own room at the right, clear of the text.
+    button = page.player.export_button
+    assert "menu-indicator" in button.styleSheet() and "padding-right: 18px" in button.styleSheet()
+    assert button.sizeHint().width() >= button.fontMetrics().horizontalAdvance("Export") + 18
 
 
 def test_compare_plays_two_checkpoints_with_one_slider(qtbot, page: RelationalPage) -> None:  # type: ignore[no-untyped-def]
@@ -159,13 +164,22 @@ def test_compare_plays_two_checkpoints_with_one_slider(qtbot, page: RelationalPa
     compare = page.compare
     assert compare.checkpoint_boxes[1].currentData() == "bundled:baseline"
     compare.seed_spin.setValue(9)
-    first, second = compare.load()
-    requests = page.services.interactive.requests[-2:]
+    bridge = page.services.interactive
+    (first,) = compare.load()
+    assert "config" not in bridge.requests[-1][1]  # A plays its own checkpoint's level family
+    compare.seed_spin.setValue(4)  # changed while A plays: B still plays the seed asked for
+    bridge.answered.emit(first, fake_answer())
+    compare.seed_spin.setValue(9)
+    assert not compare.load_button.isEnabled()  # B is asked only now, on A's level
+    second = len(bridge.requests)
+    assert compare.pending == [second]
+    requests = bridge.requests[-2:]
     assert [args["checkpoint"] for _, args in requests] == ["bundled", "bundled:baseline"]
     assert {args["level_seed"] for _, args in requests} == {9}
-    page.services.interactive.answered.emit(second, shorter_answer(2))
-    page.services.interactive.answered.emit(first, fake_answer())
+    assert requests[1][1]["config"] == fake_answer()["config"]
+    bridge.answered.emit(second, shorter_answer(2))
     assert compare.transport.slider.maximum() == 3 and compare.load_button.isEnabled()
+    assert "Warning" not in compare.status.text()
     compare.transport.set_step(2)
     assert (compare.side_step(0), compare.side_step(1)) == (2, 2)
     assert np.array_equal(compare.grids[0]._frame, fake_frames()[2])
@@ -181,10 +195,32 @@ def test_compare_plays_two_checkpoints_with_one_slider(qtbot, page: RelationalPa
     assert compare.step == 0
     qtbot.keyClick(compare, Qt.Key.Key_Right)
     assert compare.step == 1
-    first, second = compare.load()
-    page.services.interactive.failed.emit(second, LanternError("not a Lantern checkpoint", "b.bin"))
+    (first,) = compare.load()
+    bridge.answered.emit(first, fake_answer())
+    bridge.failed.emit(len(bridge.requests), LanternError("not a Lantern checkpoint", "b.bin"))
     assert "could not be loaded: not a Lantern checkpoint" in compare.infos[1].text()
     assert page.services.notifications.notices()[-1].message == "not a Lantern checkpoint"
+
+
+def test_compare_warns_when_a_is_not_box_world_and_the_levels_differ(page: RelationalPage) -> None:
+    page.show_tab("Compare")
+    compare, bridge = page.compare, page.services.interactive
+    (first,) = compare.load()
+    gym = {**fake_answer(), "config": None, "env": {"kind": "gym", "id": "MiniGrid-DoorKey-5x5-v0"}}
+    bridge.answered.emit(first, gym)
+    assert "config" not in bridge.requests[-1][1]  # nothing to pass on: B plays its own family
+    bridge.answered.emit(len(bridge.requests), fake_answer())
+    assert "Warning: A and B play different level families (A is not a Box-World agent)" in (
+        compare.status.text()
+    )
+    # A failing still lets B play (its own level).
+    (first,) = compare.load()
+    bridge.failed.emit(first, LanternError("checkpoint not found", "a.bin"))
+    assert (
+        bridge.requests[-1][1]["checkpoint"] == "bundled:baseline" and "config" not in bridge.requests[-1][1]
+    )
+    bridge.answered.emit(len(bridge.requests), fake_answer())
+    assert compare.episodes[0] is None and compare.episodes[1] is not None and compare.load_button.isEnabled()
 
 
 SCRIPT = """

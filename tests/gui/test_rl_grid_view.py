@@ -1,15 +1,16 @@
 """The crisp grid painter: at two widget sizes every cell is a whole-pixel square painted in its frame colour
 (nearest neighbour, no blending), a click anywhere inside a cell maps to that row-major cell, a click outside
-the grid maps to none; the overlay's heat and arrows are drawn where the overlay says."""
+the grid maps to none; the overlay's heat and arrows are drawn where the overlay says; weight labels lie over
+every arrow and the selection frame lies under the overlay; the index numbers grow with the cells."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage
 
-from gui.widgets.rl_grid_view import GridView, Overlay
+from gui.widgets.rl_grid_view import GridView, Overlay, index_point_size
 
 ROWS, COLS = 6, 7  # not square, so rows and columns cannot be swapped unnoticed
 
@@ -121,3 +122,65 @@ def test_heat_colours_cells_by_weight_and_arrows_reach_the_targets(qtbot, view: 
     view.set_overlay(None)
     plain = view.grab().toImage()
     assert pixel(plain, view.cell_rect(3).center()) == tuple(int(v) for v in unique_frame()[0, 3])
+
+
+def near_white(image: QImage, box: tuple[int, int, int, int]) -> int:
+    """How many pixels of the box (left, top, width, height) are near white: label text or an arrow."""
+    left, top, width, height = box
+    count = 0
+    for y in range(top, top + height):
+        for x in range(left, left + width):
+            colour = image.pixelColor(x, y)
+            count += min(colour.red(), colour.green(), colour.blue()) >= 240
+    return count
+
+
+def test_a_later_arrow_does_not_cross_an_earlier_label(qtbot, view: GridView) -> None:  # type: ignore[no-untyped-def]
+    view.resize(700, 600)
+    qtbot.waitUntil(lambda: view.width() == 700, timeout=2000)
+    heat = np.zeros(ROWS * COLS)
+    heat[[3 + 2 * COLS, 6]] = [0.6, 0.3]
+    # From (3, 0) to (0, 6) the arrow runs through the top-left corner of (2, 3), where its label sits.
+    source, first, second = 3 * COLS, 2 * COLS + 3, 6
+    alone = Overlay(source=source, heat=heat, targets=((first, 0.6),))
+    crossed = Overlay(source=source, heat=heat, targets=((first, 0.6), (second, 0.3)))
+    rect = view.cell_rect(first)
+    side = rect.width()
+    # The line between the centres crosses the label's strip (the cell's top fifth) inside the cell.
+    a, b = view.cell_rect(source).center(), view.cell_rect(second).center()
+    x = rect.left() + 0.2 * side
+    y = a.y() + (b.y() - a.y()) * (x - a.x()) / (b.x() - a.x())
+    assert rect.top() + 2 < y < rect.top() + 0.2 * side
+    font = QFont(view.font())  # the label's font, as GridView._arrows sets it
+    font.setPointSizeF(10.0)
+    font.setBold(True)
+    metrics = QFontMetrics(font)
+    label_w, label_h = metrics.horizontalAdvance("0.60") + 6, metrics.height() + 2
+    box = (int(rect.left()) + 3, int(rect.top()) + 3, label_w - 4, label_h - 4)  # inside the label's box
+    view.set_overlay(alone)
+    text_only = near_white(view.grab().toImage(), box)
+    view.set_overlay(crossed)
+    with_arrow = near_white(view.grab().toImage(), box)
+    assert text_only > 10  # the label's white text
+    assert with_arrow <= text_only + 3, (with_arrow, text_only)
+    # Where the arrow runs clear of the label, it is drawn (white) as before.
+    mid = QPointF((x + b.x()) / 2, y + (b.y() - y) / 2)
+    assert pixel(view.grab().toImage(), mid) == (255, 255, 255)
+
+
+def test_the_selection_frame_is_drawn_before_the_overlay(view: GridView, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    drawn: list[str] = []
+    selection, arrows = view._selection, view._arrows
+    monkeypatch.setattr(view, "_selection", lambda *a: (drawn.append("selection"), selection(*a)))
+    monkeypatch.setattr(view, "_arrows", lambda *a: (drawn.append("arrows"), arrows(*a)))
+    heat = np.full(ROWS * COLS, 1.0 / (ROWS * COLS))
+    view.set_overlay(Overlay(source=9, heat=heat, targets=((9, 0.5), (3, 0.2))))
+    view.set_selected(9)
+    view.grab()
+    assert drawn == ["selection", "arrows"]
+
+
+def test_index_numbers_grow_with_the_cells() -> None:
+    assert index_point_size(20) == 7.5
+    assert index_point_size(75) == pytest.approx(9.0)
+    assert index_point_size(200) == 10.0

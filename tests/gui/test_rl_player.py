@@ -280,6 +280,9 @@ def test_pairs_are_outlined_and_the_statistic_is_shown_beside_the_grid(player: P
     player.head_box.setCurrentIndex(player.head_box.findData(MEAN))
     assert "14.4×" in player.key_lock_label.text()
     assert "10.8×" in player.table_label.text() and "18.0×" in player.table_label.text()
+    # Padded, right-aligned cells with a leading space, so neighbouring ratios do not run together.
+    assert "cellpadding='3'" in player.table_label.text()
+    assert "<td align='right'>&nbsp;10.8×</td>" in player.table_label.text()
 
 
 def test_load_sends_the_op_and_errors_are_messages(qtbot, player: PlayerPanel) -> None:  # type: ignore[no-untyped-def]

@@ -161,3 +161,13 @@ def test_curves_of_stored_runs_relational_and_baseline_in_their_colours(
     assert panel.curves.points(baseline, TRAIN_METRIC) == ([], [])
     panel.set_runs(load_run_curves(services.store))
     assert panel.ticked() == [relational]
+
+
+def test_the_legend_sits_top_left_on_a_light_box_and_the_pairs_hint_fits(panel: TrainPanel) -> None:
+    legend = panel.curves.legend
+    assert legend.opts["offset"] == (8, 8) and legend.opts["labelTextSize"] == "9pt"
+    assert legend.opts["brush"].color().getRgb() == (255, 255, 255, 210)
+    assert legend.opts["pen"].color().name() == "#d1d5db"
+    edit = panel.withheld_edit
+    assert edit.placeholderText() == "e.g. 3:5, 7:2" and "key colour : lock colour" in edit.toolTip()
+    assert edit.fontMetrics().horizontalAdvance(edit.placeholderText()) < edit.width() - 8
