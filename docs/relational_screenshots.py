@@ -214,7 +214,7 @@ def load_episode(
     player = page.player
     choose(player.checkpoint_box, args.checkpoint)
     player.seed_spin.setValue(args.seed)
-    player.greedy_check.setChecked(not args.sampled)
+    player.greedy_check.setChecked(args.greedy)
     request = player.load()
     if request is None:
         raise SystemExit("the player has no engine to ask")
@@ -276,7 +276,7 @@ def compare_shot(
     choose(compare.checkpoint_boxes[0], args.checkpoint)
     choose(compare.checkpoint_boxes[1], args.baseline)
     compare.seed_spin.setValue(args.seed)
-    compare.greedy_check.setChecked(not args.sampled)
+    compare.greedy_check.setChecked(args.greedy)
     requests = compare.load()
     answers.wait(app, requests, f"rl.episode for Compare A ({args.checkpoint})")
     answers.wait(app, compare.pending, f"rl.episode for Compare B ({args.baseline}, on A's level)")
@@ -345,7 +345,7 @@ def main() -> int:
         type=int,
         help="the step shown (default: the step just before the agent opens its first box)",
     )
-    parser.add_argument("--sampled", action="store_true", help="sample the actions instead of greedy play")
+    parser.add_argument("--greedy", action="store_true", help="greedy play instead of the sampled policy")
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args()
     for name in ("checkpoint", "baseline"):

@@ -77,7 +77,9 @@ class ComparePanel(QWidget):
         self.seed_spin.setRange(0, MAX_SEED)
         self.seed_spin.setToolTip("Both agents play this level")
         self.greedy_check = QCheckBox("Greedy", self)
-        self.greedy_check.setChecked(True)
+        # Unticked by default: the agent was trained and evaluated acting on its sampled policy (seeded by
+        # the level seed, so an episode replays identically); a memoryless argmax policy can loop forever.
+        self.greedy_check.setChecked(False)
         self.load_button = QPushButton("Load both", self)
         self.load_button.setObjectName("primaryAction")
         self.load_button.clicked.connect(self.load)

@@ -496,7 +496,9 @@ class PlayerPanel(QWidget):
         self.seed_spin.setRange(0, MAX_SEED)
         self.seed_spin.setToolTip("The level: the same seed gives the same level for every checkpoint")
         self.greedy_check = QCheckBox("Greedy", self)
-        self.greedy_check.setChecked(True)
+        # Unticked by default: the agent was trained and evaluated acting on its sampled policy (seeded by
+        # the level seed, so an episode replays identically); a memoryless argmax policy can loop forever.
+        self.greedy_check.setChecked(False)
         self.greedy_check.setToolTip("Take the most probable action (unticked: sample from the policy)")
         self.load_button = QPushButton("Load episode", self)
         self.load_button.setObjectName("primaryAction")

@@ -315,7 +315,7 @@ def test_load_sends_the_op_and_errors_are_messages(qtbot, player: PlayerPanel) -
     request = player.load()
     assert player.interactive.requests[-1] == (
         "rl.episode",
-        {"checkpoint": "/runs/7/best.safetensors", "level_seed": 17, "greedy": True},
+        {"checkpoint": "/runs/7/best.safetensors", "level_seed": 17, "greedy": False},
     )
     assert not player.load_button.isEnabled()
     with qtbot.waitSignal(player.failed) as caught:
