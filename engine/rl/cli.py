@@ -224,7 +224,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     _check_episodes(args.episodes)
     agent, boxworld, meta, path = _boxworld_agent(args.checkpoint)
-    report = generalisation(agent, boxworld, episodes=args.episodes, seed=args.seed)
+    report = generalisation(agent, boxworld, episodes=args.episodes, seed=args.seed, greedy=args.greedy)
     if args.json:
         _print_json(
             {
@@ -233,13 +233,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                 "env_steps": meta.get("env_steps"),
                 "episodes": args.episodes,
                 "seed": args.seed,
+                "policy": "greedy" if args.greedy else "sampled",
                 "report": report,
             }
         )
         return 0
     _out(
         f"{meta.get('agent')} agent from {path} ({meta.get('env_steps', '?')} env steps); "
-        f"greedy, {args.episodes} episodes per condition, seed {args.seed}"
+        f"{'greedy' if args.greedy else 'sampled policy'}, {args.episodes} episodes per condition, "
+        f"seed {args.seed}"
     )
     rows = generalisation_rows(report)
     if rows:
@@ -300,7 +302,7 @@ def _cmd_attention(args: argparse.Namespace) -> int:
 
     _check_episodes(args.episodes)
     agent, boxworld, meta, path = _boxworld_agent(args.checkpoint)
-    report = attention_report(agent, boxworld, episodes=args.episodes, seed=args.seed)
+    report = attention_report(agent, boxworld, episodes=args.episodes, seed=args.seed, greedy=args.greedy)
     if args.json:
         _print_json(
             {
@@ -309,12 +311,14 @@ def _cmd_attention(args: argparse.Namespace) -> int:
                 "env_steps": meta.get("env_steps"),
                 "episodes": args.episodes,
                 "seed": args.seed,
+                "policy": "greedy" if args.greedy else "sampled",
                 "report": report,
             }
         )
         return 0
     _out(
-        f"{meta.get('agent')} agent from {path}; attention over {args.episodes} greedy episodes, "
+        f"{meta.get('agent')} agent from {path}; attention over {args.episodes} "
+        f"{'greedy' if args.greedy else 'sampled'} episodes, "
         f"seed {args.seed}"
     )
     stats = _find_stats(report)
@@ -330,7 +334,7 @@ def _cmd_attention(args: argparse.Namespace) -> int:
         attention_rows(stats),
     )
     if isinstance(report.get("solved_fraction"), int | float):
-        _out(f"greedy episodes solved: {_number(report['solved_fraction'], True)}")
+        _out(f"episodes solved: {_number(report['solved_fraction'], True)}")
     return 0
 
 
@@ -368,6 +372,9 @@ def add_rl_commands(commands: Any) -> None:
         action.add_argument("--episodes", type=int, default=200, help="episodes per condition (default 200)")
         action.add_argument("--seed", type=int, default=0, help="level seed (default 0)")
         action.add_argument("--json", action="store_true", help="print as JSON")
+        action.add_argument(
+            "--greedy", action="store_true", help="take the most likely action (default: sample the policy)"
+        )
         action.set_defaults(handler=handler)
 
     listing = actions.add_parser(

@@ -87,8 +87,11 @@ def record_episode(
     from engine.rl.boxworld.env import BoxWorldEnv
 
     if max_steps is not None and max_steps < 1:
-        raise LanternError(f"max_steps must be at least 1, got {max_steps}", "record_episode",
-                           "pass a positive step limit or None")
+        raise LanternError(
+            f"max_steps must be at least 1, got {max_steps}",
+            "record_episode",
+            "pass a positive step limit or None",
+        )
     level: Level | None = None
     if isinstance(level_or_env, Level):
         level = level_or_env
@@ -101,15 +104,20 @@ def record_episode(
         if isinstance(env, BoxWorldEnv):
             level = env.level
     else:
-        raise LanternError(f"cannot play a {type(level_or_env).__name__}", "record_episode",
-                           "pass a Box-World Level or a gymnasium environment")
+        raise LanternError(
+            f"cannot play a {type(level_or_env).__name__}",
+            "record_episode",
+            "pass a Box-World Level or a gymnasium environment",
+        )
     boxworld = isinstance(env, BoxWorldEnv)
     obs = np.asarray(obs)
     if obs.dtype != np.uint8 or tuple(obs.shape) != tuple(agent.obs_shape):
         raise LanternError(
             f"the environment's observations (dtype {obs.dtype}, shape {tuple(obs.shape)}) do not fit the "
-            f"agent (uint8 {tuple(agent.obs_shape)})", "record_episode",
-            "play the agent on the environment (and level size) it was trained for")
+            f"agent (uint8 {tuple(agent.obs_shape)})",
+            "record_episode",
+            "play the agent on the environment (and level size) it was trained for",
+        )
     device = next(agent.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     limit = max_steps if max_steps is not None else _HARD_CAP
@@ -177,8 +185,9 @@ def roles_json(roles: Roles) -> dict[str, Any]:
     """{"keys": [[key cell, lock cell], ...] (keys whose lock is on the grid), "agent", "gem"} as plain ints;
     cells are row-major indices into the observation grid (border included)."""
     return {
-        "keys": [[int(cell), int(roles.locks[colour])]
-                 for cell, colour in roles.keys if colour in roles.locks],
+        "keys": [
+            [int(cell), int(roles.locks[colour])] for cell, colour in roles.keys if colour in roles.locks
+        ],
         "agent": None if roles.agent is None else int(roles.agent),
         "gem": None if roles.gem is None else int(roles.gem),
     }
@@ -190,15 +199,22 @@ def add_episode(stats: AttentionStats, episode: Episode) -> None:
         raise LanternError(
             f"the episode has no {'attention' if episode.attention is None else 'Box-World roles'}",
             "attention statistics",
-            "record a relational agent on Box-World (the baseline has no attention; other envs no roles)")
+            "record a relational agent on Box-World (the baseline has no attention; other envs no roles)",
+        )
     for attention, roles in zip(episode.attention, episode.roles, strict=True):
         stats.add(attention.astype(np.float32), roles)
 
 
 def heads_mean(summary: dict[str, Any]) -> dict[str, Any]:
     """Per block the mean over heads of each mass and ratio in an AttentionStats summary (NaN-aware)."""
-    keys = ("key_to_lock", "key_to_lock_vs_chance", "to_agent", "to_agent_vs_chance", "to_gem",
-            "to_gem_vs_chance")
+    keys = (
+        "key_to_lock",
+        "key_to_lock_vs_chance",
+        "to_agent",
+        "to_agent_vs_chance",
+        "to_gem",
+        "to_gem_vs_chance",
+    )
     out: dict[str, Any] = {}
     with np.errstate(invalid="ignore"):
         for key in keys:
@@ -214,8 +230,11 @@ def episode_attention_stats(episode: Episode) -> dict[str, Any]:
     """AttentionStats over this one episode's frames: the summary (per block and head: key->lock mass,
     mass on the agent and on the gem, chance 1/N and ratios) plus "mean_over_heads" per block."""
     if episode.attention is None:
-        raise LanternError("the episode has no attention", "episode_attention_stats",
-                           "record a relational agent (the baseline has no attention)")
+        raise LanternError(
+            "the episode has no attention",
+            "episode_attention_stats",
+            "record a relational agent (the baseline has no attention)",
+        )
     blocks, heads = episode.attention.shape[1:3]
     stats = AttentionStats(int(blocks), int(heads))
     add_episode(stats, episode)

@@ -1,4 +1,4 @@
-"""Zero-shot generalisation of a Box-World agent (Zambaldi et al. 2018): the greedy fraction of levels solved
+"""Zero-shot generalisation of a Box-World agent (Zambaldi et al. 2018): the fraction of levels solved
 on the training distribution (held-out levels), on solution paths longer than trained on, and on levels
 that contain a withheld key-lock pair on their solution path.
 
@@ -116,13 +116,19 @@ def level_maker(condition: Condition, seed: int, index: int) -> Callable[[int], 
 
 
 def generalisation(
-    agent: Agent, boxworld_cfg: BoxWorldConfig, *, episodes: int, seed: int, batch: int | None = None
+    agent: Agent,
+    boxworld_cfg: BoxWorldConfig,
+    *,
+    episodes: int,
+    seed: int,
+    batch: int | None = None,
+    greedy: bool = False,
 ) -> dict[str, Any]:
-    """Greedy fraction solved (and mean return and length) of `agent` under every condition; see the module
-    docstring. Answers {"agent", "seed", "episodes", "trained_config", "conditions": {name: {"name",
-    "description", "applicable", "reason", "config", "pairs", "episodes", "fraction_solved", "mean_return",
-    "mean_length"} keyed by name, in the order of generalisation_conditions}}; a condition that does not
-    apply has null results and its reason."""
+    """Fraction solved (the policy sampled as it acts, seeded by `seed`; or greedy), mean return and
+    length of `agent` under every condition; see the module docstring. Answers {"agent", "seed", "episodes",
+    "trained_config", "conditions": {name: {"name", "description", "applicable", "reason", "config",
+    "pairs", "episodes", "fraction_solved", "mean_return", "mean_length"} keyed by name, in the order of
+    generalisation_conditions}}; a condition that does not apply has null results and its reason."""
     from engine.rl.boxworld.batched import BatchedBoxWorld
     from engine.rl.ppo import evaluate
 
@@ -161,7 +167,7 @@ def generalisation(
                 condition.config, width, device, seed=seed, level_source=level_maker(condition, seed, index)
             )
             try:
-                result = evaluate(agent, env, episodes, greedy=True, seed=seed)
+                result = evaluate(agent, env, episodes, greedy=greedy, seed=seed)
             except LanternError as exc:  # the generator could not place the boxes, for instance
                 row.update(applicable=False, episodes=0, reason=f"{exc.what} ({exc.where})")
             else:

@@ -49,8 +49,14 @@ from engine.core.errors import LanternError
 # MiniGrid's constants, copied so the palette can be built and documented without importing minigrid;
 # _check_minigrid_constants() verifies them against the installed package when a MiniGrid env is built.
 OBJECTS = ("unseen", "empty", "wall", "floor", "door", "key", "ball", "box", "goal", "lava", "agent")
-COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "purple": (112, 39, 195),
-           "yellow": (255, 255, 0), "grey": (100, 100, 100)}
+COLOURS = {
+    "red": (255, 0, 0),
+    "green": (0, 255, 0),
+    "blue": (0, 0, 255),
+    "purple": (112, 39, 195),
+    "yellow": (255, 255, 0),
+    "grey": (100, 100, 100),
+}
 DOOR_STATES = ("open", "closed", "locked")
 DIRECTIONS = ("right", "down", "left", "up")  # MiniGrid's agent_dir 0..3
 N_STATES = 4  # state slots per (object, colour): door states 0..2, agent directions 0..3
@@ -137,31 +143,53 @@ def grid_env_ids() -> list[str]:
 def _check_minigrid_constants() -> None:
     from minigrid.core import constants
 
-    if (tuple(constants.OBJECT_TO_IDX) != OBJECTS or tuple(constants.COLOR_TO_IDX) != tuple(COLOURS)
-            or tuple(constants.STATE_TO_IDX) != DOOR_STATES
-            or list(constants.OBJECT_TO_IDX.values()) != list(range(len(OBJECTS)))):
-        raise LanternError("the installed minigrid encodes cells differently from the palette Lantern knows",
-                           "engine.rl.grid_env", "install minigrid 3.x (pip install 'minigrid>=3,<4')")
+    if (
+        tuple(constants.OBJECT_TO_IDX) != OBJECTS
+        or tuple(constants.COLOR_TO_IDX) != tuple(COLOURS)
+        or tuple(constants.STATE_TO_IDX) != DOOR_STATES
+        or list(constants.OBJECT_TO_IDX.values()) != list(range(len(OBJECTS)))
+    ):
+        raise LanternError(
+            "the installed minigrid encodes cells differently from the palette Lantern knows",
+            "engine.rl.grid_env",
+            "install minigrid 3.x (pip install 'minigrid>=3,<4')",
+        )
 
 
 class GymGridEnv:
     """B copies of gymnasium env `env_id` with BatchedBoxWorld's interface; see the module docstring."""
 
-    def __init__(self, env_id: str, batch: int, device: str | torch.device = "cpu", seed: int = 0,
-                 max_steps: int | None = None) -> None:
+    def __init__(
+        self,
+        env_id: str,
+        batch: int,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+        max_steps: int | None = None,
+    ) -> None:
         where = "GymGridEnv"
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise LanternError(f"batch must be a whole number of at least 1, got {batch!r}", where,
-                               "pass a positive batch size")
-        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int)
-                                      or max_steps < 1):
-            raise LanternError(f"max_steps must be a whole number of at least 1 or None, got {max_steps!r}",
-                               f"{where}.max_steps", "leave it None for the environment's own limit")
+            raise LanternError(
+                f"batch must be a whole number of at least 1, got {batch!r}",
+                where,
+                "pass a positive batch size",
+            )
+        if max_steps is not None and (
+            isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1
+        ):
+            raise LanternError(
+                f"max_steps must be a whole number of at least 1 or None, got {max_steps!r}",
+                f"{where}.max_steps",
+                "leave it None for the environment's own limit",
+            )
         known = grid_env_ids()
         if env_id not in gymnasium.registry:
             shown = [k for k in known if k.startswith("MiniGrid-")]
-            raise LanternError(f"environment '{env_id}' does not exist", "env id",
-                               f"known grid envs: {', '.join(shown)} (and the BabyAI-* ids)")
+            raise LanternError(
+                f"environment '{env_id}' does not exist",
+                "env id",
+                f"known grid envs: {', '.join(shown)} (and the BabyAI-* ids)",
+            )
         self.env_id, self.batch, self.device, self.seed = env_id, batch, torch.device(device), seed
         self.is_minigrid = env_id in known
         if self.is_minigrid:
@@ -170,9 +198,12 @@ class GymGridEnv:
         first = self.envs[0]
         actions = first.action_space
         if not isinstance(actions, gymnasium.spaces.Discrete):
-            raise LanternError(f"environment '{env_id}' has {type(actions).__name__} actions", "env id",
-                               "grid envs need Discrete actions: use a MiniGrid id or a Discrete-action env "
-                               "with uint8 [H, W, 3] observations")
+            raise LanternError(
+                f"environment '{env_id}' has {type(actions).__name__} actions",
+                "env id",
+                "grid envs need Discrete actions: use a MiniGrid id or a Discrete-action env "
+                "with uint8 [H, W, 3] observations",
+            )
         self.n_actions = int(actions.n)
         self._action_start = int(actions.start)
         if self.is_minigrid:
@@ -182,12 +213,18 @@ class GymGridEnv:
             self._held = np.zeros(batch, np.intp)  # palette row of the carried object, -1 when none
         else:
             space = first.observation_space
-            if not (isinstance(space, gymnasium.spaces.Box) and space.dtype == np.uint8
-                    and len(space.shape) == 3 and space.shape[2] == 3):
+            if not (
+                isinstance(space, gymnasium.spaces.Box)
+                and space.dtype == np.uint8
+                and len(space.shape) == 3
+                and space.shape[2] == 3
+            ):
                 raise LanternError(
-                    f"environment '{env_id}' does not have a grid observation (it has {space})", "env id",
+                    f"environment '{env_id}' does not have a grid observation (it has {space})",
+                    "env id",
                     "use a MiniGrid id (e.g. MiniGrid-DoorKey-5x5-v0) or an env whose observation is "
-                    "Box(uint8, [H, W, 3])")
+                    "Box(uint8, [H, W, 3])",
+                )
             self.obs_shape = (int(space.shape[0]), int(space.shape[1]), 3)
             self._images = np.zeros((batch, *self.obs_shape), np.uint8)
         self._seeded = False
@@ -205,23 +242,31 @@ class GymGridEnv:
                 inner = env.unwrapped
                 # MiniGrid builds the agent's partial egocentric view on every step and reset (about 80% of
                 # a step's time); FullyObsWrapper replaces that image, so this env skips building it.
-                inner.gen_obs = lambda: {"image": None, "direction": inner.agent_dir,
-                                         "mission": inner.mission}
+                inner.gen_obs = lambda: {
+                    "image": None,
+                    "direction": inner.agent_dir,
+                    "mission": inner.mission,
+                }
                 return FullyObsWrapper(env)
             return gymnasium.make(env_id, max_episode_steps=max_steps, disable_env_checker=True)
         except LanternError:
             raise
         except Exception as exc:  # gymnasium raises many kinds (missing dependency, bad kwargs, ...)
-            raise LanternError(f"environment '{env_id}' could not be built: {exc}", "env id",
-                               "use a MiniGrid id (e.g. MiniGrid-DoorKey-5x5-v0) or install what the "
-                               "environment needs") from exc
+            raise LanternError(
+                f"environment '{env_id}' could not be built: {exc}",
+                "env id",
+                "use a MiniGrid id (e.g. MiniGrid-DoorKey-5x5-v0) or install what the environment needs",
+            ) from exc
 
     def _store(self, i: int, obs: Any) -> None:
         if self.is_minigrid:
             self._images[i] = obs["image"]
             carried = self.envs[i].unwrapped.carrying
-            self._held[i] = -1 if carried is None else int(np.ravel_multi_index(
-                carried.encode(), (len(OBJECTS), len(COLOURS), N_STATES)))
+            self._held[i] = (
+                -1
+                if carried is None
+                else int(np.ravel_multi_index(carried.encode(), (len(OBJECTS), len(COLOURS), N_STATES)))
+            )
         else:
             self._images[i] = obs
 
@@ -239,7 +284,7 @@ class GymGridEnv:
         just returned, with the carried object at (0, 0) for MiniGrid; for callers that step one env
         themselves (no auto-reset). It also becomes env i's current observation here."""
         self._store(i, obs)
-        return self._observe(self._images[i:i + 1], self._held[i:i + 1] if self.is_minigrid else None)[0]
+        return self._observe(self._images[i : i + 1], self._held[i : i + 1] if self.is_minigrid else None)[0]
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self.device)
@@ -250,25 +295,34 @@ class GymGridEnv:
             try:
                 obs, _ = env.reset(seed=None if self._seeded else self.seed + i)
             except Exception as exc:  # e.g. an env whose data files are missing fails only here
-                raise LanternError(f"environment '{self.env_id}' could not be reset: {exc}", "env id",
-                                   "use another environment id, or reinstall the package that provides it"
-                                   ) from exc
+                raise LanternError(
+                    f"environment '{self.env_id}' could not be reset: {exc}",
+                    "env id",
+                    "use another environment id, or reinstall the package that provides it",
+                ) from exc
             self._store(i, obs)
         self._seeded = True
         return self._tensor(self._observe(self._images, self._held if self.is_minigrid else None))
 
-    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
-                                                   dict[str, torch.Tensor]]:
+    def step(
+        self, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Apply one action per env (LongTensor [B]); returns (obs, reward, terminated, truncated, info)."""
         if not self._seeded:
             self.reset()
         acts = actions.detach().to("cpu", torch.long).numpy()
         if acts.shape != (self.batch,):
-            raise LanternError(f"step got actions of shape {tuple(acts.shape)} for a batch of {self.batch}",
-                               "GymGridEnv.step", "pass one action per env (LongTensor [B])")
+            raise LanternError(
+                f"step got actions of shape {tuple(acts.shape)} for a batch of {self.batch}",
+                "GymGridEnv.step",
+                "pass one action per env (LongTensor [B])",
+            )
         if (acts < 0).any() or (acts >= self.n_actions).any():
-            raise LanternError(f"actions must lie in [0, {self.n_actions}), got {acts.tolist()}",
-                               "GymGridEnv.step", f"'{self.env_id}' has {self.n_actions} actions")
+            raise LanternError(
+                f"actions must lie in [0, {self.n_actions}), got {acts.tolist()}",
+                "GymGridEnv.step",
+                f"'{self.env_id}' has {self.n_actions} actions",
+            )
         final: np.ndarray | None = None
         final_held: np.ndarray | None = None
         for i, env in enumerate(self.envs):
@@ -289,10 +343,13 @@ class GymGridEnv:
         info = {"solved": torch.from_numpy(self._terminated & (self._reward > 0)).to(self.device)}
         if final is not None:
             info["final_obs"] = self._tensor(self._observe(final, final_held))
-        return (self._tensor(self._observe(self._images, self._held if self.is_minigrid else None)),
-                torch.from_numpy(self._reward.copy()).to(self.device),
-                torch.from_numpy(self._terminated.copy()).to(self.device),
-                torch.from_numpy(self._truncated.copy()).to(self.device), info)
+        return (
+            self._tensor(self._observe(self._images, self._held if self.is_minigrid else None)),
+            torch.from_numpy(self._reward.copy()).to(self.device),
+            torch.from_numpy(self._terminated.copy()).to(self.device),
+            torch.from_numpy(self._truncated.copy()).to(self.device),
+            info,
+        )
 
     def close(self) -> None:
         for env in self.envs:

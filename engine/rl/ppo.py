@@ -112,8 +112,12 @@ class _EpisodeTracker:
             return {"episodes": 0.0, "mean_return": nan, "fraction_solved": nan, "mean_length": nan}
         returns, lengths, solved = (torch.cat(parts) for parts in zip(*self.finished, strict=True))
         self.finished = []
-        return {"episodes": float(returns.numel()), "mean_return": float(returns.mean()),
-                "fraction_solved": float(solved.float().mean()), "mean_length": float(lengths.float().mean())}
+        return {
+            "episodes": float(returns.numel()),
+            "mean_return": float(returns.mean()),
+            "fraction_solved": float(solved.float().mean()),
+            "mean_length": float(lengths.float().mean()),
+        }
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
@@ -150,8 +154,11 @@ def train_ppo(
     """
     device = torch.device(device)
     if eval_every is not None and eval_every < 1:
-        raise LanternError(f"eval_every must be at least 1, got {eval_every}", "train_ppo",
-                           "evaluate every N >= 1 updates, or pass None for only at the end")
+        raise LanternError(
+            f"eval_every must be at least 1, got {eval_every}",
+            "train_ppo",
+            "evaluate every N >= 1 updates, or pass None for only at the end",
+        )
     agent.to(device)
     autocast = partial(_autocast, device, cfg.precision)
     if optimiser is None:
@@ -163,8 +170,11 @@ def train_ppo(
 
     obs = env.reset().to(device)
     if obs.shape[0] != B:
-        raise LanternError(f"the environment has a batch of {obs.shape[0]} but PPOConfig.n_envs is {B}",
-                           "train_ppo", "build the environment with batch = n_envs")
+        raise LanternError(
+            f"the environment has a batch of {obs.shape[0]} but PPOConfig.n_envs is {B}",
+            "train_ppo",
+            "build the environment with batch = n_envs",
+        )
     obs_buf = torch.empty((T, *obs.shape), dtype=obs.dtype, device=device)
     actions = torch.empty((T, B), dtype=torch.long, device=device)
     logps = torch.empty((T, B), device=device)
@@ -201,16 +211,40 @@ def train_ppo(
                 tracker.add(reward, terms[t] | truncs[t], _solved(info, terms[t]))
             with autocast():
                 last_value = agent(obs).value.float()
-        advantages, returns = compute_gae(rewards, values, last_value, terms, truncs, gamma=cfg.gamma,
-                                          lam=cfg.gae_lambda, truncation_values=trunc_values)
-        stats = _update(agent, optimiser, cfg, gen, obs_buf.flatten(0, 1), actions.flatten(),
-                        logps.flatten(), advantages.flatten(), returns.flatten(), values.flatten())
+        advantages, returns = compute_gae(
+            rewards,
+            values,
+            last_value,
+            terms,
+            truncs,
+            gamma=cfg.gamma,
+            lam=cfg.gae_lambda,
+            truncation_values=trunc_values,
+        )
+        stats = _update(
+            agent,
+            optimiser,
+            cfg,
+            gen,
+            obs_buf.flatten(0, 1),
+            actions.flatten(),
+            logps.flatten(),
+            advantages.flatten(),
+            returns.flatten(),
+            values.flatten(),
+        )
         env_steps += steps_per_update
         window = tracker.drain()
         episodes += int(window["episodes"])
-        entry = {"update": float(update), "env_steps": float(env_steps), **window,
-                 "episodes": float(episodes), "window_episodes": window["episodes"], **stats,
-                 "steps_per_second": steps_per_update / max(time.perf_counter() - started, 1e-9)}
+        entry = {
+            "update": float(update),
+            "env_steps": float(env_steps),
+            **window,
+            "episodes": float(episodes),
+            "window_episodes": window["episodes"],
+            **stats,
+            "steps_per_second": steps_per_update / max(time.perf_counter() - started, 1e-9),
+        }
         due = update == updates or (eval_every is not None and update % eval_every == 0)
         if eval_fn is not None and due:
             entry.update({f"eval_{key}": float(value) for key, value in eval_fn(agent).items()})
@@ -291,8 +325,9 @@ def evaluate(
     (episode index, env) order, are kept.
     """
     if n_episodes < 1:
-        raise LanternError(f"n_episodes must be at least 1, got {n_episodes}", "evaluate",
-                           "evaluate at least one episode")
+        raise LanternError(
+            f"n_episodes must be at least 1, got {n_episodes}", "evaluate", "evaluate at least one episode"
+        )
     if not hasattr(env, "step"):
         env = env()  # type: ignore[operator]
     device = next(agent.parameters()).device
@@ -334,10 +369,16 @@ def evaluate(
             else:
                 raise LanternError(
                     f"evaluation did not finish {n_episodes} episodes within {max_batched_steps} "
-                    "batched steps", "evaluate",
-                    "use an environment with a step limit (truncation) or raise max_batched_steps")
+                    "batched steps",
+                    "evaluate",
+                    "use an environment with a step limit (truncation) or raise max_batched_steps",
+                )
     finally:
         agent.train(was_training)
     kept = results.flatten(1)[:, :n_episodes]
-    return {"fraction_solved": float(kept[2].mean()), "mean_return": float(kept[0].mean()),
-            "mean_length": float(kept[1].mean()), "episodes": float(n_episodes)}
+    return {
+        "fraction_solved": float(kept[2].mean()),
+        "mean_return": float(kept[0].mean()),
+        "mean_length": float(kept[1].mean()),
+        "episodes": float(n_episodes),
+    }

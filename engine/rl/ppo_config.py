@@ -40,28 +40,45 @@ class PPOConfig:
         for name in ("n_envs", "rollout_steps", "epochs", "minibatches", "total_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise LanternError(f"{name} must be a whole number of at least 1, got {value!r}",
-                                   f"{where}.{name}", f"set {name} to a positive integer")
+                raise LanternError(
+                    f"{name} must be a whole number of at least 1, got {value!r}",
+                    f"{where}.{name}",
+                    f"set {name} to a positive integer",
+                )
         for name in ("lr", "clip", "max_grad_norm", "reward_scale"):
             if not getattr(self, name) > 0:
-                raise LanternError(f"{name} must be positive, got {getattr(self, name)!r}", f"{where}.{name}",
-                                   f"set {name} above 0")
+                raise LanternError(
+                    f"{name} must be positive, got {getattr(self, name)!r}",
+                    f"{where}.{name}",
+                    f"set {name} above 0",
+                )
         for name in ("gamma", "gae_lambda"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise LanternError(f"{name} must lie in [0, 1], got {getattr(self, name)!r}",
-                                   f"{where}.{name}", f"set {name} between 0 and 1 (e.g. 0.99 / 0.95)")
+                raise LanternError(
+                    f"{name} must lie in [0, 1], got {getattr(self, name)!r}",
+                    f"{where}.{name}",
+                    f"set {name} between 0 and 1 (e.g. 0.99 / 0.95)",
+                )
         for name in ("entropy_coef", "value_coef"):
             if not getattr(self, name) >= 0:
-                raise LanternError(f"{name} must be at least 0, got {getattr(self, name)!r}",
-                                   f"{where}.{name}", f"set {name} to 0 or more")
+                raise LanternError(
+                    f"{name} must be at least 0, got {getattr(self, name)!r}",
+                    f"{where}.{name}",
+                    f"set {name} to 0 or more",
+                )
         if self.precision not in PRECISIONS:
-            raise LanternError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}",
-                               f"{where}.precision", 'use "fp32", or "bf16" for bfloat16 autocast')
+            raise LanternError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}",
+                f"{where}.precision",
+                'use "fp32", or "bf16" for bfloat16 autocast',
+            )
         if self.minibatches > self.n_envs * self.rollout_steps:
             raise LanternError(
                 f"{self.minibatches} minibatches cannot split a rollout of "
                 f"{self.n_envs * self.rollout_steps} steps",
-                f"{where}.minibatches", "use at most n_envs * rollout_steps minibatches")
+                f"{where}.minibatches",
+                "use at most n_envs * rollout_steps minibatches",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -34,12 +34,21 @@ _ID = 255
 class BatchedBoxWorld:
     """B Box-World levels stepped together; see the module docstring for resets."""
 
-    def __init__(self, cfg: BoxWorldConfig, batch: int, device: str | torch.device = "cpu", seed: int = 0,
-                 *, pool_size: int = 4096, pool_reuse: int = 16,
-                 level_source: Callable[[int], list[Level]] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: BoxWorldConfig,
+        batch: int,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+        *,
+        pool_size: int = 4096,
+        pool_reuse: int = 16,
+        level_source: Callable[[int], list[Level]] | None = None,
+    ) -> None:
         if batch < 1 or pool_size < 1 or pool_reuse < 1:
-            raise LanternError("batch, pool_size and pool_reuse must be at least 1", "BatchedBoxWorld",
-                               "pass positive sizes")
+            raise LanternError(
+                "batch, pool_size and pool_reuse must be at least 1", "BatchedBoxWorld", "pass positive sizes"
+            )
         self.cfg, self.batch, self.device = cfg, batch, torch.device(device)
         self.side = d = cfg.size + 2
         self.rng = np.random.default_rng(seed)
@@ -66,16 +75,22 @@ class BatchedBoxWorld:
         held = np.zeros(n, np.int32)
         for i, lv in enumerate(levels):
             if lv.grid.shape != (self.cfg.size, self.cfg.size):
-                raise LanternError(f"level {i} is {lv.grid.shape}, expected {self.cfg.size}x{self.cfg.size}",
-                                   "BatchedBoxWorld.reset_to", "generate the levels with this config")
+                raise LanternError(
+                    f"level {i} is {lv.grid.shape}, expected {self.cfg.size}x{self.cfg.size}",
+                    "BatchedBoxWorld.reset_to",
+                    "generate the levels with this config",
+                )
             grid[i, 1:-1, 1:-1] = lv.grid
             for r, c in lv.distractor_locks:
                 grid[i, r + 1, c + 1] += _BAD
             pos[i] = (lv.agent[0] + 1) * d + lv.agent[1] + 1
             held[i] = lv.held
         dev = self.device
-        return (torch.as_tensor(grid.reshape(n, -1), device=dev), torch.as_tensor(pos, device=dev),
-                torch.as_tensor(held, device=dev))
+        return (
+            torch.as_tensor(grid.reshape(n, -1), device=dev),
+            torch.as_tensor(pos, device=dev),
+            torch.as_tensor(held, device=dev),
+        )
 
     def _corner(self, held: torch.Tensor) -> torch.Tensor:
         return self.palette[torch.where(held > 0, held, BORDER).long()]
@@ -121,13 +136,17 @@ class BatchedBoxWorld:
 
     def reset_to(self, levels: list[Level]) -> torch.Tensor:
         if len(levels) != self.batch:
-            raise LanternError(f"reset_to got {len(levels)} levels for a batch of {self.batch}",
-                               "BatchedBoxWorld.reset_to", "pass exactly one level per env")
+            raise LanternError(
+                f"reset_to got {len(levels)} levels for a batch of {self.batch}",
+                "BatchedBoxWorld.reset_to",
+                "pass exactly one level per env",
+            )
         self._load(self.rows, self._encode(levels))
         return self.observe()
 
-    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
-                                                   dict[str, torch.Tensor]]:
+    def step(
+        self, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Apply one action per env (LongTensor [B]); returns (obs, reward, terminated, truncated, info)."""
         rw = self.cfg.rewards
         target = self.pos + self.moves[actions.to(self.device).long()]
@@ -143,8 +162,12 @@ class BatchedBoxWorld:
         gem = loose & (cell == GEM)
         pickup = loose & (cell > GEM)
         move = (cell == FLOOR) | loose | opened
-        reward = ((opened & ~distractor).float() * rw.box + distractor.float() * rw.distractor
-                  + gem.float() * rw.gem + rw.step)
+        reward = (
+            (opened & ~distractor).float() * rw.box
+            + distractor.float() * rw.distractor
+            + gem.float() * rw.gem
+            + rw.step
+        )
         new_pos = torch.where(move, target, self.pos)
         floor_or_agent = torch.where(move, FLOOR, AGENT).to(torch.int32)[:, None]
         self.grid.scatter_(1, self.pos[:, None], floor_or_agent)

@@ -38,17 +38,20 @@ class BoxWorldEnv(gym.Env):
         self.render_mode = "rgb_array"
         self.level: Level | None = None
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         level = (options or {}).get("level")
         if level is None:
             level = generate_level(self.cfg, self.np_random)
         if level.grid.shape != (self.cfg.size, self.cfg.size):
             side = self.cfg.size
-            raise LanternError(f"level grid is {level.grid.shape}, the env expects {side}x{side}",
-                               "BoxWorldEnv.reset(options={'level': ...})",
-                               "generate the level with this config")
+            raise LanternError(
+                f"level grid is {level.grid.shape}, the env expects {side}x{side}",
+                "BoxWorldEnv.reset(options={'level': ...})",
+                "generate the level with this config",
+            )
         self.level = level
         self.grid = level.grid.copy()
         self.agent = level.agent

@@ -53,8 +53,13 @@ class Level:
         return tuple(b.lock for b in self.distractors)
 
 
-def _colours(cfg: BoxWorldConfig, rng: np.random.Generator, n: int, branches: list[int],
-             pairs: list[tuple[int, int]] | None) -> tuple[list[int], list[list[int]]]:
+def _colours(
+    cfg: BoxWorldConfig,
+    rng: np.random.Generator,
+    n: int,
+    branches: list[int],
+    pairs: list[tuple[int, int]] | None,
+) -> tuple[list[int], list[list[int]]]:
     """Colour indices of the solution keys k[0..n-1] and each branch's contents; honours withheld pairs."""
     dl = cfg.distractor_length
     banned = {tuple(p) for p in cfg.withheld_pairs} | set(pairs or ())
@@ -69,7 +74,7 @@ def _colours(cfg: BoxWorldConfig, rng: np.random.Generator, n: int, branches: li
             order = order[: n + len(branches) * dl]
             forced = (key, lock)
         sol, rest = order[:n], order[n:]
-        dis = [rest[j * dl:(j + 1) * dl] for j in range(len(branches))]
+        dis = [rest[j * dl : (j + 1) * dl] for j in range(len(branches))]
         boxes = [(sol[i + 1], sol[i]) for i in range(n - 1)]
         for j, at in enumerate(branches):
             chain = [sol[at], *dis[j]]
@@ -78,8 +83,11 @@ def _colours(cfg: BoxWorldConfig, rng: np.random.Generator, n: int, branches: li
             continue
         if all(b not in banned or b == forced for b in boxes):
             return sol, dis
-    raise LanternError("no colour assignment avoids the withheld pairs", "BoxWorldConfig.withheld_pairs",
-                       "withhold fewer pairs or raise colours")
+    raise LanternError(
+        "no colour assignment avoids the withheld pairs",
+        "BoxWorldConfig.withheld_pairs",
+        "withhold fewer pairs or raise colours",
+    )
 
 
 def _spots(occ: np.ndarray, width: int) -> np.ndarray:
@@ -88,12 +96,13 @@ def _spots(occ: np.ndarray, width: int) -> np.ndarray:
     cs = np.zeros((occ.shape[0], size + 3), np.int32)  # row-wise prefix sums over [0, border, occ, border]
     cs[:, 2:-1] = occ.cumsum(1)
     cs[:, -1] = cs[:, -2]
-    win = cs[:, width + 2: size + 3] - cs[:, : size + 1 - width]
+    win = cs[:, width + 2 : size + 3] - cs[:, : size + 1 - width]
     return np.argwhere(win == 0)
 
 
-def generate_level(cfg: BoxWorldConfig, rng: np.random.Generator, *,
-                   pairs: list[tuple[int, int]] | None = None) -> Level:
+def generate_level(
+    cfg: BoxWorldConfig, rng: np.random.Generator, *, pairs: list[tuple[int, int]] | None = None
+) -> Level:
     """A random level of the paper's kind: a loose first key, a chain of `solution_length` boxes whose last
     holds the gem, and distractor branches off the chain (their first box opens with a solution key, their
     last content opens nothing). With `pairs` ([key, lock] colour indices), one solution box is forced to
@@ -103,8 +112,11 @@ def generate_level(cfg: BoxWorldConfig, rng: np.random.Generator, *,
     if pairs is not None:
         pairs = [(int(a), int(b)) for a, b in pairs]
         if s_hi < 2:
-            raise LanternError("levels with a given key-lock pair need solution_length >= 2",
-                               "generate_level(pairs=...)", "use solution_length of at least 2")
+            raise LanternError(
+                "levels with a given key-lock pair need solution_length >= 2",
+                "generate_level(pairs=...)",
+                "use solution_length of at least 2",
+            )
         s_lo = max(s_lo, 2)
     n = int(rng.integers(s_lo, s_hi + 1))
     branches = [int(rng.integers(n)) for _ in range(int(rng.integers(d_lo, d_hi + 1)))]
@@ -128,7 +140,7 @@ def generate_level(cfg: BoxWorldConfig, rng: np.random.Generator, *,
                 break
             r, c = (int(v) for v in spots[rng.integers(len(spots))])
             grid[r, c], grid[r, c + 1] = content, lock_colour
-            occ[r, c:c + 2] = True
+            occ[r, c : c + 2] = True
             (distractors if bad else solution).append(Box((r, c + 1), lock_colour, content))
         spots = _spots(occ, 1)
         if not ok or len(spots) == 0:
@@ -142,12 +154,16 @@ def generate_level(cfg: BoxWorldConfig, rng: np.random.Generator, *,
         level = Level(grid, (ar, ac), 0, tuple(solution), tuple(distractors), (kr, kc))
         if solution_actions(level) is not None:
             return level
-    raise LanternError(f"could not place {len(plan)} boxes on a {size}x{size} grid in {_TRIES} tries",
-                       "BoxWorldConfig.size", "enlarge size or ask for fewer boxes")
+    raise LanternError(
+        f"could not place {len(plan)} boxes on a {size}x{size} grid in {_TRIES} tries",
+        "BoxWorldConfig.size",
+        "enlarge size or ask for fewer boxes",
+    )
 
 
-def _walk(grid: list[list[int]], start: tuple[int, int], goal: tuple[int, int],
-          sides: tuple[int, ...]) -> list[int] | None:
+def _walk(
+    grid: list[list[int]], start: tuple[int, int], goal: tuple[int, int], sides: tuple[int, ...]
+) -> list[int] | None:
     """Actions over floor from start to a floor cell beside goal (entering from one of `sides`, indices
     into MOVES of the step that enters the goal), plus the step into goal."""
     size = len(grid)
