@@ -27,8 +27,8 @@ TINY = {
 def test_the_example_configs_load() -> None:
     small = load_train_config(REPO / "examples/rl/boxworld-small.json")
     assert isinstance(small.env, BoxWorldEnvSpec) and small.agent == "relational"
-    assert small.env.boxworld.size == 6 and small.env.boxworld.solution_range == (1, 2)
-    assert small.env.boxworld.distractor_range == (0, 1)
+    assert small.env.boxworld.size == 5 and small.env.boxworld.solution_range == (1, 2)
+    assert small.env.boxworld.distractor_range == (0, 0) and small.env.boxworld.max_steps == 120
     doorkey = load_train_config(REPO / "examples/rl/doorkey.json")
     assert isinstance(doorkey.env, GymEnvSpec) and doorkey.env.id == "MiniGrid-DoorKey-5x5-v0"
     assert doorkey.env.max_steps is None
