@@ -197,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
 
         def shown(row: dict) -> str:
             if row["steps"] is None:
-                return f"not reached by {row['evaluated_to']:,.0f} (best {row['best']:.2f})"
+                best = row["best"]
+                seen = f"best {best:.2f}" if best > -1 else "the config's own levels not reached yet"
+                return f"not reached by {row['evaluated_to']:,.0f} ({seen})"
             return f"{row['steps']:,.0f} ({row['seconds']:.0f} s)"
 
         rel, base = learning
