@@ -8,8 +8,6 @@ anything is trained or stored. Torch-free: the GUI imports this module to build 
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -320,21 +318,7 @@ def parse_config(document: Any, where: str = "experiment config") -> ExperimentC
 
 def load_config(path: Path | str) -> ExperimentConfig:
     """Read an ExperimentConfig from a .json or .toml file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise LanternError("the config file does not exist", str(path), "check the path") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LanternError(f"the config file cannot be read ({exc})", str(path), "check the file") from exc
-    try:
-        document = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LanternError(
-            f"the config file is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
-            str(path),
-            "fix the JSON, or write the config as TOML (.toml)",
-        ) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise LanternError(f"the config file is not valid TOML: {exc}", str(path), "fix the TOML") from exc
+    from engine.core.config_files import read_config_document
+
+    document = read_config_document(path)
     return parse_config(document, str(path))

@@ -218,6 +218,21 @@ def generalisation_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _report_envelope(
+    args: argparse.Namespace, path: Path, meta: dict[str, Any], report: Any
+) -> dict[str, Any]:
+    """The JSON that `rl eval --json` and `rl attention --json` print around their report."""
+    return {
+        "checkpoint": str(path),
+        "agent": meta.get("agent"),
+        "env_steps": meta.get("env_steps"),
+        "episodes": args.episodes,
+        "seed": args.seed,
+        "policy": "greedy" if args.greedy else "sampled",
+        "report": report,
+    }
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from engine.cli import _out, _print_json, _table
     from engine.rl.generalisation import generalisation  # written alongside; loaded only here
@@ -226,17 +241,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     agent, boxworld, meta, path = _boxworld_agent(args.checkpoint)
     report = generalisation(agent, boxworld, episodes=args.episodes, seed=args.seed, greedy=args.greedy)
     if args.json:
-        _print_json(
-            {
-                "checkpoint": str(path),
-                "agent": meta.get("agent"),
-                "env_steps": meta.get("env_steps"),
-                "episodes": args.episodes,
-                "seed": args.seed,
-                "policy": "greedy" if args.greedy else "sampled",
-                "report": report,
-            }
-        )
+        _print_json(_report_envelope(args, path, meta, report))
         return 0
     _out(
         f"{meta.get('agent')} agent from {path} ({meta.get('env_steps', '?')} env steps); "
@@ -304,17 +309,7 @@ def _cmd_attention(args: argparse.Namespace) -> int:
     agent, boxworld, meta, path = _boxworld_agent(args.checkpoint)
     report = attention_report(agent, boxworld, episodes=args.episodes, seed=args.seed, greedy=args.greedy)
     if args.json:
-        _print_json(
-            {
-                "checkpoint": str(path),
-                "agent": meta.get("agent"),
-                "env_steps": meta.get("env_steps"),
-                "episodes": args.episodes,
-                "seed": args.seed,
-                "policy": "greedy" if args.greedy else "sampled",
-                "report": report,
-            }
-        )
+        _print_json(_report_envelope(args, path, meta, report))
         return 0
     _out(
         f"{meta.get('agent')} agent from {path}; attention over {args.episodes} "

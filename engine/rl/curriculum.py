@@ -53,16 +53,15 @@ class CurriculumResult:
 
 
 def load_recipe(path: Path | str) -> dict[str, Any]:
-    """A curriculum recipe file (JSON), checked only for being JSON here; stages() checks its contents."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    """A curriculum recipe file (JSON or TOML); stages() checks its contents."""
+    from engine.core.config_files import read_config_document
+
+    recipe = read_config_document(path)
+    if not isinstance(recipe, dict):
         raise LanternError(
-            f"the curriculum recipe cannot be read ({exc})",
-            str(path),
-            'write it as JSON: {"curriculum": [...], "stop_at": 0.95}',
-        ) from exc
+            "a curriculum recipe must be an object", str(path), 'write {"curriculum": [...], "stop_at": 0.95}'
+        )
+    return recipe
 
 
 def stages(config: RLTrainConfig, recipe: dict[str, Any]) -> list[Stage]:
