@@ -42,7 +42,7 @@ from gui.dialogs.ner_import import ImportCorpusDialog, ImportRequest, ImportTask
 from gui.dialogs.ner_simulate import SimulateDialog
 from gui.services import AppServices
 from gui.shortcuts import display_text
-from gui.style import ACCENT, accent_pixmap
+from gui.style import ACCENT
 from gui.widgets.ner_panels import (
     AgreementPanel,
     LearningCurvePanel,
@@ -53,6 +53,7 @@ from gui.widgets.ner_panels import (
 )
 from gui.widgets.ner_queue import AnnotationQueue, QueuedSentence, UpNextStrip
 from gui.widgets.ner_sentence import EditorState, LabelLegend, SentenceEditor
+from gui.widgets.page_header import page_header
 
 log = logging.getLogger(__name__)
 
@@ -243,22 +244,12 @@ class AnnotatePage(QWidget):
 
     # layout
     def _build(self, settings: QSettings) -> None:
-        icon = QLabel(self)
-        icon.setPixmap(accent_pixmap("annotate", 28))
-        title = QLabel("Annotate", self)
-        title.setProperty("role", "title")
-        self.subtitle = QLabel(self)
-        self.subtitle.setProperty("role", "muted")
+        header, self.subtitle = page_header(self, "annotate", "Annotate")
         self.annotator_edit = QLineEdit(self.annotator, self)
         self.annotator_edit.setMaximumWidth(180)
         self.annotator_edit.setToolTip(
             "Your name as annotator: your labels, your place in the queue and your leases go by it"
         )
-        header = QHBoxLayout()
-        header.setSpacing(10)
-        header.addWidget(icon)
-        header.addWidget(title)
-        header.addWidget(self.subtitle, 1, Qt.AlignmentFlag.AlignBottom)
         header.addWidget(QLabel("Annotator", self))
         header.addWidget(self.annotator_edit)
 

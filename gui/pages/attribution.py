@@ -37,12 +37,13 @@ from engine.attribution.scores import METRICS, rank_agreement
 from engine.core.errors import LanternError
 from engine.store.jobs import FINAL_JOB_STATES
 from gui.services import AppServices
-from gui.style import ACCENT, accent_pixmap
+from gui.style import ACCENT
 from gui.widgets.attribution_designer import DesignerPanel
 from gui.widgets.attribution_experiments import ExperimentsPanel, config_summary
 from gui.widgets.attribution_explore import ExplorePanel
 from gui.widgets.attribution_gallery import GalleryView
 from gui.widgets.attribution_leaderboard import LeaderboardView, RankAgreementView, ScatterView, SweepView
+from gui.widgets.page_header import page_header
 
 TAB_KEY = "attribution/tab"
 METRIC_KEY = "attribution/metric"
@@ -129,18 +130,7 @@ class AttributionPage(QWidget):
 
     # layout
     def _build(self) -> None:
-        icon = QLabel(self)
-        icon.setPixmap(accent_pixmap("attribution", 28))
-        title = QLabel("Attribution", self)
-        title.setProperty("role", "title")
-        subtitle = QLabel(SUBTITLE, self)
-        subtitle.setProperty("role", "muted")
-        subtitle.setWordWrap(True)
-        header = QHBoxLayout()
-        header.setSpacing(10)
-        header.addWidget(icon)
-        header.addWidget(title)
-        header.addWidget(subtitle, 1, Qt.AlignmentFlag.AlignBottom)
+        header, _ = page_header(self, "attribution", "Attribution", SUBTITLE)
 
         self.designer = DesignerPanel(self)
         self.experiments = ExperimentsPanel(self)

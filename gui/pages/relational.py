@@ -10,14 +10,15 @@ import sys
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from engine.core.errors import LanternError
 from engine.store.jobs import FINAL_JOB_STATES
 from gui.services import AppServices
-from gui.style import ACCENT, accent_pixmap
+from gui.style import ACCENT
+from gui.widgets.page_header import page_header
 from gui.widgets.rl_compare import ComparePanel
 from gui.widgets.rl_player import CHECKPOINTS_OP, PlayerPanel, parse_checkpoints
 from gui.widgets.rl_train import JOB_NAME, TrainPanel, load_run_curves
@@ -50,18 +51,7 @@ class RelationalPage(QWidget):
         self.tabs.setCurrentIndex(min(max(int(QSettings().value(TAB_KEY, 0) or 0), 0), len(TABS) - 1))
 
     def _build(self) -> None:
-        icon = QLabel(self)
-        icon.setPixmap(accent_pixmap("relational", 28))
-        title = QLabel("Relational", self)
-        title.setProperty("role", "title")
-        subtitle = QLabel(SUBTITLE, self)
-        subtitle.setProperty("role", "muted")
-        subtitle.setWordWrap(True)
-        header = QHBoxLayout()
-        header.setSpacing(10)
-        header.addWidget(icon)
-        header.addWidget(title)
-        header.addWidget(subtitle, 1, Qt.AlignmentFlag.AlignBottom)
+        header, _ = page_header(self, "relational", "Relational", SUBTITLE)
 
         self.train = TrainPanel(self)
         self.player = PlayerPanel(self.services.interactive, self)

@@ -38,8 +38,9 @@ from engine.store.jobs import FINAL_JOB_STATES
 from engine.store.records import ArtifactRecord, RunRecord
 from gui.dialogs.train_classifier import TrainClassifierDialog
 from gui.services import AppServices
-from gui.style import ACCENT, MUTED, STATUS_COLORS, accent_pixmap
+from gui.style import ACCENT, MUTED, STATUS_COLORS
 from gui.widgets.metric_plot import MetricPlot
+from gui.widgets.page_header import page_header
 from gui.widgets.prediction_panel import PredictionPanel
 from gui.widgets.run_table import RUN_ID_ROLE, RunTable, format_duration, local_time, run_duration
 
@@ -256,19 +257,11 @@ class RunsPage(QWidget):
 
     # layout
     def _build(self) -> None:
-        icon = QLabel(self)
-        icon.setPixmap(accent_pixmap("runs", 28))
-        title = QLabel("Runs", self)
-        title.setProperty("role", "title")
-        subtitle = QLabel("Every training run in the store: compare curves, inspect checkpoints.", self)
-        subtitle.setProperty("role", "muted")
+        header, _ = page_header(
+            self, "runs", "Runs", "Every training run in the store: compare curves, inspect checkpoints."
+        )
         self.count_label = QLabel(self)
         self.count_label.setProperty("role", "muted")
-        header = QHBoxLayout()
-        header.setSpacing(10)
-        header.addWidget(icon)
-        header.addWidget(title)
-        header.addWidget(subtitle, 1, Qt.AlignmentFlag.AlignBottom)
         header.addWidget(self.count_label, 0, Qt.AlignmentFlag.AlignBottom)
 
         shortcuts = self.services.shortcuts
