@@ -12,6 +12,13 @@ ACCENT_LIGHT = "#fff3df"
 INK = "#1f2430"
 MUTED = "#6b7280"
 SIDEBAR = "#1f252e"
+# The orange button of a page's main action (objectName "primaryAction"), shared by the workspace pages.
+PRIMARY_ACTION_STYLE = (
+    f"QPushButton#primaryAction {{ background: {ACCENT}; color: white; border: 1px solid #d07f08;"
+    " border-radius: 5px; font-weight: 600; padding: 5px 14px; }"
+    "QPushButton#primaryAction:hover { background: #d07f08; }"
+    "QPushButton#primaryAction:disabled { background: #f3c98d; border-color: #f3c98d; }"
+)
 
 LEVEL_COLORS = {"info": "#2f6fde", "warning": "#c27c0e", "error": "#cf3a3a"}
 STATUS_COLORS = {

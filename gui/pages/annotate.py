@@ -42,7 +42,7 @@ from gui.dialogs.ner_import import ImportCorpusDialog, ImportRequest, ImportTask
 from gui.dialogs.ner_simulate import SimulateDialog
 from gui.services import AppServices
 from gui.shortcuts import display_text
-from gui.style import ACCENT
+from gui.style import PRIMARY_ACTION_STYLE
 from gui.widgets.ner_panels import (
     AgreementPanel,
     LearningCurvePanel,
@@ -426,12 +426,7 @@ class AnnotatePage(QWidget):
         layout.addLayout(header)
         layout.addLayout(setup)
         layout.addWidget(self.splitter, 1)
-        self.setStyleSheet(
-            f"QPushButton#primaryAction {{ background: {ACCENT}; color: white; border: 1px solid #d07f08;"
-            " border-radius: 5px; font-weight: 600; padding: 5px 14px; }"
-            "QPushButton#primaryAction:hover { background: #d07f08; }"
-            "QPushButton#primaryAction:disabled { background: #f3c98d; border-color: #f3c98d; }"
-        )
+        self.setStyleSheet(PRIMARY_ACTION_STYLE)
 
     def _arrange_actions(self, wide: bool) -> None:
         """Legend and buttons on one line when the card is wide enough, else the buttons below the legend;

@@ -37,7 +37,7 @@ from engine.attribution.scores import METRICS, rank_agreement
 from engine.core.errors import LanternError
 from engine.store.jobs import FINAL_JOB_STATES
 from gui.services import AppServices
-from gui.style import ACCENT
+from gui.style import PRIMARY_ACTION_STYLE
 from gui.widgets.attribution_designer import DesignerPanel
 from gui.widgets.attribution_experiments import ExperimentsPanel, config_summary
 from gui.widgets.attribution_explore import ExplorePanel
@@ -168,12 +168,7 @@ class AttributionPage(QWidget):
         layout.setSpacing(10)
         layout.addLayout(header)
         layout.addWidget(self.tabs, 1)
-        self.setStyleSheet(
-            f"QPushButton#primaryAction {{ background: {ACCENT}; color: white; border: 1px solid #d07f08;"
-            " border-radius: 5px; font-weight: 600; padding: 5px 14px; }"
-            "QPushButton#primaryAction:hover { background: #d07f08; }"
-            "QPushButton#primaryAction:disabled { background: #f3c98d; border-color: #f3c98d; }"
-        )
+        self.setStyleSheet(PRIMARY_ACTION_STYLE)
 
     def _experiment_box(self) -> QComboBox:
         box = QComboBox(self)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 from engine.core.errors import LanternError
 from engine.store.jobs import FINAL_JOB_STATES
 from gui.services import AppServices
-from gui.style import ACCENT
+from gui.style import PRIMARY_ACTION_STYLE
 from gui.widgets.page_header import page_header
 from gui.widgets.rl_compare import ComparePanel
 from gui.widgets.rl_player import CHECKPOINTS_OP, PlayerPanel, parse_checkpoints
@@ -74,12 +74,7 @@ class RelationalPage(QWidget):
         layout.setSpacing(10)
         layout.addLayout(header)
         layout.addWidget(self.tabs, 1)
-        self.setStyleSheet(
-            f"QPushButton#primaryAction {{ background: {ACCENT}; color: white; border: 1px solid #d07f08;"
-            " border-radius: 5px; font-weight: 600; padding: 5px 14px; }"
-            "QPushButton#primaryAction:hover { background: #d07f08; }"
-            "QPushButton#primaryAction:disabled { background: #f3c98d; border-color: #f3c98d; }"
-        )
+        self.setStyleSheet(PRIMARY_ACTION_STYLE)
 
     def _connect(self) -> None:
         self.tabs.currentChanged.connect(self._tab_changed)

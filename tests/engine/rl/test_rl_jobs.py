@@ -19,26 +19,6 @@ from engine.rl.jobs import CHECKPOINT_KIND, RL_TRAIN_JOB, RUN_KIND, latest_check
 from engine.rl.train_config import RLTrainConfig
 from engine.store import Store
 
-TINY = {
-    "name": "tiny job",
-    "env": {
-        "kind": "boxworld",
-        "boxworld": {"size": 4, "solution_length": 1, "distractors": 0, "colours": 4, "max_steps": 20},
-    },
-    "agent_config": {"blocks": 1, "heads": 1, "key_dim": 8, "mlp_width": 16, "head_width": 16},
-    "ppo": {
-        "n_envs": 16,
-        "rollout_steps": 16,
-        "total_steps": 2048,
-        "epochs": 2,
-        "minibatches": 2,
-        "lr": 0.001,
-    },
-    "eval_episodes": 16,
-    "eval_every": 2,
-    "device": "cpu",
-}
-
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -69,24 +49,24 @@ def context(
     )
 
 
-def test_the_job_is_registered_resumable_and_validates_its_spec() -> None:
+def test_the_job_is_registered_resumable_and_validates_its_spec(tiny_train) -> None:
     job_type = get_job_type(RL_TRAIN_JOB)
     assert job_type.spec is RLTrainConfig and job_type.resumable
-    _, spec = validate_spec({"job": RL_TRAIN_JOB, "params": TINY})
+    _, spec = validate_spec({"job": RL_TRAIN_JOB, "params": tiny_train})
     assert spec.ppo_config().total_steps == 2048
     with pytest.raises(SpecError, match="unknown field 'epochs'"):
-        validate_spec({"job": RL_TRAIN_JOB, "params": {**TINY, "epochs": 3}})
+        validate_spec({"job": RL_TRAIN_JOB, "params": {**tiny_train, "epochs": 3}})
     with pytest.raises(SpecError, match="'ppo'"):
-        validate_spec({"job": RL_TRAIN_JOB, "params": {**TINY, "ppo": {"n_envs": -1}}})
+        validate_spec({"job": RL_TRAIN_JOB, "params": {**tiny_train, "ppo": {"n_envs": -1}}})
 
 
-def test_a_job_stores_curves_checkpoints_and_a_summary(store: Store, tmp_path: Path) -> None:
-    spec = RLTrainConfig.model_validate(TINY)
+def test_a_job_stores_curves_checkpoints_and_a_summary(tiny_train, store: Store, tmp_path: Path) -> None:
+    spec = RLTrainConfig.model_validate(tiny_train)
     events: list[Event] = []
     ctx = context(store, spec, tmp_path / "w", events)
     result = train_job(ctx, spec)
     run = store.runs.get(result["run_id"])
-    assert run.kind == RUN_KIND and run.status == "done" and run.name == "tiny job"
+    assert run.kind == RUN_KIND and run.status == "done" and run.name == "tiny"
     assert run.summary["env_steps"] == 2048 and run.summary["agent"] == "relational"
     series = store.runs.metrics(run.id)
     assert series["loss"].steps == [256.0 * k for k in range(1, 9)]  # MetricPoint step = env steps
@@ -101,12 +81,12 @@ def test_a_job_stores_curves_checkpoints_and_a_summary(store: Store, tmp_path: P
     assert result["checkpoint_artifact"] == latest[-1].id
     assert Path(result["checkpoint"]) == store.artifacts.path(latest[-1])
     _, meta = load_agent_checkpoint(result["checkpoint"])
-    assert meta["env_steps"] == 2048 and meta["train_config"]["name"] == "tiny job"
+    assert meta["env_steps"] == 2048 and meta["train_config"]["name"] == "tiny"
     assert any(e.type == "artifact" for e in events) and any(e.type == "metric" for e in events)
 
 
-def test_a_cancelled_job_resumes_from_its_latest_checkpoint(store: Store, tmp_path: Path) -> None:
-    spec = RLTrainConfig.model_validate(TINY)
+def test_a_cancelled_job_resumes_from_its_latest_checkpoint(tiny_train, store: Store, tmp_path: Path) -> None:
+    spec = RLTrainConfig.model_validate(tiny_train)
     events: list[Event] = []
     holder: dict[str, JobContext] = {}
 

@@ -16,24 +16,6 @@ from engine.rl.checkpoints import load_agent_checkpoint, load_training_checkpoin
 from engine.rl.train_config import parse_train_config
 from engine.rl.training import BEST, LATEST, TrainHooks, make_env, make_eval_env, train_agent
 
-TINY = {
-    "name": "tiny",
-    "env": {
-        "kind": "boxworld",
-        "boxworld": {"size": 4, "solution_length": 1, "distractors": 0, "colours": 4, "max_steps": 20},
-    },
-    "agent_config": {"blocks": 1, "heads": 1, "key_dim": 8, "mlp_width": 16, "head_width": 16},
-    "ppo": {
-        "n_envs": 16,
-        "rollout_steps": 16,
-        "total_steps": 2048,
-        "epochs": 2,
-        "minibatches": 2,
-        "lr": 0.001,
-    },
-    "eval_episodes": 16,
-    "eval_every": 2,
-}
 STEPS_PER_UPDATE = 16 * 16  # 8 updates, evaluations after updates 2, 4, 6 and 8
 
 
@@ -66,8 +48,8 @@ class Recorder:
             raise JobCancelled()
 
 
-def test_a_run_records_curves_against_env_steps_and_checkpoints(tmp_path: Path) -> None:
-    cfg = parse_train_config(TINY)
+def test_a_run_records_curves_against_env_steps_and_checkpoints(tiny_train, tmp_path: Path) -> None:
+    cfg = parse_train_config(tiny_train)
     recorder = Recorder()
     result = train_agent(cfg, device="cpu", workdir=tmp_path, hooks=recorder.hooks())
     steps = [step for step, _ in recorder.metrics]
@@ -102,16 +84,16 @@ def test_a_run_records_curves_against_env_steps_and_checkpoints(tmp_path: Path) 
         assert torch.equal(agent(obs).logits, result.agent(obs).logits)
 
 
-def test_evaluation_uses_the_same_held_out_levels_every_time(tmp_path: Path) -> None:
-    cfg = parse_train_config(TINY)
+def test_evaluation_uses_the_same_held_out_levels_every_time(tiny_train, tmp_path: Path) -> None:
+    cfg = parse_train_config(tiny_train)
     training = make_env(cfg, batch=16, device="cpu", seed=cfg.seed).reset()
     held_out = make_eval_env(cfg, device="cpu").reset()
     assert torch.equal(held_out, make_eval_env(cfg, device="cpu").reset())  # a fresh env: the same levels
     assert not torch.equal(training, held_out)  # another seed: other levels
 
 
-def test_a_cancelled_run_resumes_from_its_latest_checkpoint(tmp_path: Path) -> None:
-    cfg = parse_train_config(TINY)
+def test_a_cancelled_run_resumes_from_its_latest_checkpoint(tiny_train, tmp_path: Path) -> None:
+    cfg = parse_train_config(tiny_train)
     first = Recorder(cancel_after_checkpoints=2)
     with pytest.raises(JobCancelled):
         train_agent(cfg, device="cpu", workdir=tmp_path / "a", hooks=first.hooks())
@@ -136,14 +118,14 @@ def test_a_cancelled_run_resumes_from_its_latest_checkpoint(tmp_path: Path) -> N
     assert meta["history"][3]["episodes"] <= meta["history"][4]["episodes"]  # cumulative across the resume
 
 
-def test_resuming_with_another_agent_is_refused(tmp_path: Path) -> None:
-    cfg = parse_train_config({**TINY, "ppo": {**TINY["ppo"], "total_steps": 512}})
+def test_resuming_with_another_agent_is_refused(tiny_train, tmp_path: Path) -> None:
+    cfg = parse_train_config({**tiny_train, "ppo": {**tiny_train["ppo"], "total_steps": 512}})
     result = train_agent(cfg, device="cpu", workdir=tmp_path)
-    other = parse_train_config({**TINY, "agent_config": {**TINY["agent_config"], "key_dim": 16}})
+    other = parse_train_config({**tiny_train, "agent_config": {**tiny_train["agent_config"], "key_dim": 16}})
     with pytest.raises(LanternError, match="the config asks for a relational agent") as caught:
         train_agent(other, device="cpu", workdir=tmp_path / "b", resume_from=result.latest_path)
     assert caught.value.where == str(result.latest_path)
-    wider = parse_train_config({**TINY, "ppo": {**TINY["ppo"], "n_envs": 32}})
+    wider = parse_train_config({**tiny_train, "ppo": {**tiny_train["ppo"], "n_envs": 32}})
     with pytest.raises(LanternError, match="do not fit the config's rollouts of 32 x 16"):
         train_agent(wider, device="cpu", workdir=tmp_path / "c", resume_from=result.latest_path)
     # A finished run resumed has nothing left to do: it answers its checkpoint's state.
@@ -173,16 +155,16 @@ class FakeGridEnv:
         return self.reset(), solved.float(), done, ~done, {"solved": solved}
 
 
-def test_a_gym_env_comes_from_grid_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_gym_env_comes_from_grid_env(tiny_train, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     module = types.ModuleType("engine.rl.grid_env")
     module.GymGridEnv = FakeGridEnv  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "engine.rl.grid_env", module)
     FakeGridEnv.created.clear()
     cfg = parse_train_config(
         {
-            **TINY,
+            **tiny_train,
             "env": {"kind": "gym", "id": "Fake-v0", "max_steps": 7},
-            "ppo": {**TINY["ppo"], "total_steps": 512},
+            "ppo": {**tiny_train["ppo"], "total_steps": 512},
         }
     )
     result = train_agent(cfg, device="cpu", workdir=tmp_path)
@@ -193,7 +175,7 @@ def test_a_gym_env_comes_from_grid_env(tmp_path: Path, monkeypatch: pytest.Monke
     assert meta["env"] == {"kind": "gym", "id": "Fake-v0", "max_steps": 7}
 
 
-def test_the_doorkey_example_trains_on_minigrid(tmp_path: Path) -> None:
+def test_the_doorkey_example_trains_on_minigrid(tiny_train, tmp_path: Path) -> None:
     pytest.importorskip("minigrid")
     from engine.rl.train_config import load_train_config
 
@@ -201,7 +183,7 @@ def test_the_doorkey_example_trains_on_minigrid(tmp_path: Path) -> None:
         Path(__file__).resolve().parents[3] / "examples/rl/doorkey.json"
     ).model_dump()
     document.update(
-        agent_config=TINY["agent_config"],
+        agent_config=tiny_train["agent_config"],
         ppo={"n_envs": 4, "rollout_steps": 16, "total_steps": 128, "epochs": 1, "minibatches": 2},
         eval_episodes=4,
         eval_every=1,
