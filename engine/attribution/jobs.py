@@ -25,26 +25,6 @@ EXPERIMENT_JOB = "attribution.experiment"
 GALLERY_PART_KIND = "attribution-gallery-part"  # one replicate's gallery, kept so a resume loses none
 
 
-def adopt_run(ctx: JobContext) -> int | None:
-    """For a resumed job: take over the interrupted job's experiment run (None when it has none)."""
-    from engine.store.models import Run
-
-    if ctx.resume_of is None:
-        return None
-    runs = [run for run in ctx.store.runs.for_job(ctx.resume_of) if run.kind == EXPERIMENT_KIND]
-    if not runs:
-        return None
-    run_id = runs[-1].id
-    with ctx.store.session() as session:
-        row = session.get(Run, run_id)
-        assert row is not None
-        row.job_id = ctx.job_id
-        row.status = "running"
-        row.finished_at = None
-    ctx.run_id = run_id
-    return run_id
-
-
 def _previous_galleries(ctx: JobContext, run_id: int) -> list[Any]:
     """The galleries of replicates stored before an interruption, in the order they were stored."""
     from engine.attribution.gallery import load_galleries
@@ -72,7 +52,7 @@ def experiment_job(ctx: JobContext, spec: ExperimentConfig) -> dict[str, Any]:
 
     started = time.perf_counter()
     repo = AttributionRepository(ctx.store)
-    run_id = adopt_run(ctx)
+    run_id = ctx.adopt_run(EXPERIMENT_KIND)
     if run_id is None:
         run_id = ctx.start_run(
             name=spec.name, kind=EXPERIMENT_KIND, config=spec.model_dump(mode="json"), seed=spec.seed

@@ -114,6 +114,24 @@ class JobContext:
         self._emit(events.artifact(self.job_id, record.id, record.run_id, kind, record.name, str(stored)))
         return record
 
+    def adopt_run(self, kind: str | None = None) -> int | None:
+        """For a resumed job: take over the interrupted job's last run (of `kind`, when given), so that it
+        goes on recording there; None for a fresh job or when the interrupted one stored no such run."""
+        if self.resume_of is None:
+            return None
+        runs = [run for run in self.store.runs.for_job(self.resume_of) if kind is None or run.kind == kind]
+        if not runs:
+            return None
+        run_id = runs[-1].id
+        with self.store.session() as session:
+            row = session.get(Run, run_id)
+            assert row is not None
+            row.job_id = self.job_id
+            row.status = "running"
+            row.finished_at = None
+        self.run_id = run_id
+        return run_id
+
     def resume_point(self) -> ResumePoint | None:
         """For a resumed job: adopt the interrupted job's run and return its latest checkpoint."""
         if self.resume_of is None:
@@ -126,13 +144,7 @@ class JobContext:
         if not checkpoints:
             return None
         latest = max(checkpoints, key=lambda a: (float(a.meta.get("step", 0)), a.id))
-        with self.store.session() as session:
-            row = session.get(Run, run.id)
-            assert row is not None
-            row.job_id = self.job_id
-            row.status = "running"
-            row.finished_at = None
-        self.run_id = run.id
+        self.adopt_run()
         path = self.store.artifacts.path(latest, verify=True)
         step = float(latest.meta.get("step", 0))
         self.log(f"resuming run #{run.id} from checkpoint '{latest.name}' (step {step:g})")

@@ -42,21 +42,9 @@ def best_checkpoint(store: Any, run_id: int) -> ArtifactRecord | None:
 
 def _adopt(ctx: JobContext) -> tuple[int | None, Path | None]:
     """For a resumed job: take over the interrupted job's run and find its latest checkpoint file."""
-    from engine.store.models import Run
-
-    if ctx.resume_of is None:
+    run_id = ctx.adopt_run(RUN_KIND)
+    if run_id is None:
         return None, None
-    runs = [run for run in ctx.store.runs.for_job(ctx.resume_of) if run.kind == RUN_KIND]
-    if not runs:
-        return None, None
-    run_id = runs[-1].id
-    with ctx.store.session() as session:
-        row = session.get(Run, run_id)
-        assert row is not None
-        row.job_id = ctx.job_id
-        row.status = "running"
-        row.finished_at = None
-    ctx.run_id = run_id
     artifact = latest_checkpoint(ctx.store, run_id)
     if artifact is None:
         ctx.log(f"run #{run_id} has no checkpoint yet: training starts from the beginning")
