@@ -1,0 +1,1 @@
+"""Self-supervised representation learning: backbones, joint-embedding methods, training and probes."""
