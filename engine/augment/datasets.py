@@ -44,9 +44,13 @@ class AugmentData:
         return self.train.class_names
 
 
-def _from_uint8(images: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], source: str) -> ImageSet:
+def _from_uint8(
+    images: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], source: str
+) -> ImageSet:
     floats = np.ascontiguousarray(images[:, None, :, :], dtype=np.float32) / np.float32(255.0)
-    return ImageSet(images=floats, labels=np.asarray(labels, dtype=np.int64), class_names=class_names, source=source)
+    return ImageSet(
+        images=floats, labels=np.asarray(labels, dtype=np.int64), class_names=class_names, source=source
+    )
 
 
 def _take(images: ImageSet, index: np.ndarray) -> ImageSet:
@@ -85,7 +89,7 @@ def _split_folder(images: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
     test: list[int] = []
     for c in np.unique(images.labels):
         members = rng.permutation(np.flatnonzero(images.labels == c))
-        count = int(round(len(members) * FOLDER_TEST_SHARE))
+        count = round(len(members) * FOLDER_TEST_SHARE)
         if len(members) >= 2:
             test.extend(members[: max(1, count)].tolist())
     mask = np.zeros(len(images.labels), dtype=bool)
