@@ -654,6 +654,12 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.rl.cli import add_rl_commands
 
     add_rl_commands(commands)
+    from engine.augment.cli import add_augment_commands
+
+    add_augment_commands(commands)
+    from engine.ssl.cli import add_ssl_commands
+
+    add_ssl_commands(commands)
     return parser
 
 

@@ -33,7 +33,7 @@ from engine.core.paths import HOME_ENV
 log = logging.getLogger(__name__)
 
 # Modules that register ops; imported inside the server process only.
-OP_MODULES = ("engine.demo.ops", "engine.attribution.ops", "engine.rl.ops")
+OP_MODULES = ("engine.demo.ops", "engine.attribution.ops", "engine.rl.ops", "engine.augment.ops")
 STORE_URL_KEY = "store_url"
 _STORE_KEY = "_store"
 SHUTDOWN_OP = "__shutdown__"

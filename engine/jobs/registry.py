@@ -18,7 +18,15 @@ if TYPE_CHECKING:
 
 # Modules that register jobs; imported on first lookup so that importing the registry stays cheap
 # (and torch-free) for the GUI. A new capability adds its module here: one line.
-JOB_MODULES = ("engine.demo.jobs", "engine.ner.jobs", "engine.attribution.jobs", "engine.rl.jobs")
+JOB_MODULES = (
+    "engine.demo.jobs",
+    "engine.ner.jobs",
+    "engine.attribution.jobs",
+    "engine.rl.jobs",
+    "engine.augment.jobs",
+    "engine.augment.generator_jobs",
+    "engine.ssl.jobs",
+)
 # Extra job modules (comma-separated import names) for plug-ins and tests; read on every lookup, and
 # inherited by spawned workers through the environment, so the parent and its workers agree.
 EXTRA_JOB_MODULES_ENV = "LANTERN_EXTRA_JOB_MODULES"

@@ -322,3 +322,8 @@ class AttributionScore(Base):
     n: Mapped[int] = mapped_column(Integer)
     region_share: Mapped[float] = mapped_column(MetricValue)  # the random baseline of these samples
     aggregation: Mapped[str] = mapped_column(String(100), default="")
+
+
+# Tables defined beside their workspace's code join this Base here, so that alembic, open_store and the
+# schema tests always see the whole schema. A plain module import: it tolerates either import order.
+import engine.augment.models  # noqa: E402, F401

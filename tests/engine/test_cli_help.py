@@ -30,6 +30,12 @@ COMMANDS = [
     ["attribution", "list"],
     ["attribution", "preview"],
     ["attribution", "explore"],
+    ["augment"],
+    ["augment", "datasets"],
+    ["augment", "views"],
+    ["augment", "bank"],
+    ["augment", "banks"],
+    ["ssl", "experiment"],
 ]
 
 
