@@ -27,7 +27,6 @@ from engine.core import paths
 from engine.core.settings import Settings
 from gui.jobs_dock import JobsPanel
 from gui.notifications import ErrorToast, Notice, NotificationPanel
-from gui.pages.augment import AugmentPage
 from gui.services import AppServices
 from gui.settings_dialog import SettingsDialog
 from gui.shortcuts import ShortcutsDialog
@@ -55,6 +54,13 @@ def runs_page(services: AppServices) -> QWidget:
     from gui.pages.runs import RunsPage
 
     return RunsPage(services)
+
+
+def augment_page(services: AppServices) -> QWidget:
+    # Imported here: the page brings pyqtgraph and numpy, which the first paint need not wait for.
+    from gui.pages.augment import AugmentPage
+
+    return AugmentPage(services)
 
 
 def annotate_page(services: AppServices) -> QWidget:
@@ -137,7 +143,7 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self.add_page("runs", "Runs", lambda: runs_page(services), icon("runs"))
-        self.add_page("augment", "Augment", AugmentPage(services), icon("augment"))
+        self.add_page("augment", "Augment", lambda: augment_page(services), icon("augment"))
         self.add_page("annotate", "Annotate", lambda: annotate_page(services), icon("annotate"))
         self.add_page("relational", "Relational", lambda: relational_page(services), icon("relational"))
         self.add_page("attribution", "Attribution", lambda: attribution_page(services), icon("attribution"))

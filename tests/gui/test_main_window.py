@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QLabel
 from gui.app import create_main_window
 from gui.main_window import LoadingPage, MainWindow
 from gui.pages.annotate import AnnotatePage
-from gui.pages.placeholder import PlaceholderPage
+from gui.pages.augment import AugmentPage
 from gui.pages.runs import RunsPage
 from gui.settings_dialog import SettingsDialog
 
@@ -29,13 +29,13 @@ def test_window_lists_the_five_workspaces_with_runs_first_and_live(window: MainW
     assert isinstance(window.page("annotate"), AnnotatePage)
     for key in ("augment", "annotate", "relational", "attribution"):
         assert not window.navigation.item(list(window.pages()).index(key)).icon().isNull()
-    assert isinstance(window.page("augment"), PlaceholderPage)  # an honest "not yet available" page
+    assert isinstance(window.page("augment"), AugmentPage)
     assert window.windowTitle() == "Runs — Lantern"
 
 
 def test_runs_page_is_built_right_after_the_first_paint(qtbot, services) -> None:  # type: ignore[no-untyped-def]
     window = create_main_window(services)
-    assert not window.is_built("runs") and window.is_built("augment")
+    assert not window.is_built("runs") and not window.is_built("augment")
     assert isinstance(window.stack.currentWidget(), LoadingPage)
     assert window.stack.currentWidget().text() == "Loading Runs…"
     assert "runs.filter" not in services.shortcuts.actions()
