@@ -82,30 +82,10 @@ def fingerprint(images: ImageSet) -> str:
     return digest.hexdigest()
 
 
-def bank_key(
-    *,
-    dataset: str,
-    limit: int | None,
-    generator: str,
-    checkpoint: str | None,
-    settings: dict[str, Any],
-    k: int,
-    seed: int,
-    shard_size: int,
-    fingerprint: str,
-) -> str:
-    """Banks with the same key hold the same views (shard size included: it decides the seeding)."""
-    document = {
-        "dataset": dataset,
-        "limit": limit,
-        "generator": generator,
-        "checkpoint": checkpoint,
-        "settings": settings,
-        "k": k,
-        "seed": seed,
-        "shard_size": shard_size,
-        "fingerprint": fingerprint,
-    }
+def bank_key(parameters: dict[str, Any], *, shard_size: int, fingerprint: str) -> str:
+    """Banks with the same key hold the same views: same parameters (BankRecord.parameters()), shard size
+    (it decides the seeding) and images."""
+    document = {**parameters, "shard_size": shard_size, "fingerprint": fingerprint}
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
@@ -447,14 +427,8 @@ def _default_name(generator: str, k: int, dataset: str, limit: int | None) -> st
 def _new_bank(
     store: Store,
     data: AugmentData,
+    asked: dict[str, Any],
     *,
-    dataset: str,
-    limit: int | None,
-    generator: str,
-    checkpoint: str | None,
-    settings: dict[str, Any],
-    k: int,
-    seed: int,
     name: str | None,
     shard_size: int,
     key: str,
@@ -463,15 +437,9 @@ def _new_bank(
 ) -> BankRecord:
     repo = BankRepository(store)
     bank_id = repo.create(
-        name=name or _default_name(generator, k, dataset, limit),
+        name=name or _default_name(asked["generator"], asked["k"], asked["dataset"], asked["limit"]),
         key=key,
-        dataset=dataset,
-        limit=limit,
-        generator=generator,
-        checkpoint=checkpoint,
-        settings=settings,
-        k=k,
-        seed=seed,
+        **asked,
         image_count=len(data.train.labels),
         image_shape=data.image_shape,
         shard_size=shard_size,
@@ -507,6 +475,65 @@ def _resumable(
     return bank
 
 
+def _plan(
+    *,
+    dataset: str,
+    limit: int | None,
+    generator: str,
+    checkpoint: str | None,
+    settings: dict[str, Any],
+    k: int,
+    seed: int,
+    shard_size: int,
+    device: str,
+    log: Callable[[str], None] | None,
+) -> tuple[AugmentData, Any, dict[str, Any]]:
+    """(train split, generator, the bank's parameters with the checked settings): bad parameters are refused
+    here, before anything is stored."""
+    _check_parameters(k, limit, shard_size, seed)
+    checkpoint = normalise_checkpoint(generator, checkpoint)
+    data = _prepare(dataset, limit)
+    model, checked = _load_generator(generator, checkpoint, settings, device, log, data.train.images)
+    asked = {
+        "dataset": dataset,
+        "limit": limit,
+        "generator": generator,
+        "checkpoint": checkpoint,
+        "settings": checked,
+        "k": k,
+        "seed": seed,
+    }
+    return data, model, asked
+
+
+def _choose_bank(
+    store: Store,
+    data: AugmentData,
+    asked: dict[str, Any],
+    *,
+    reuse: bool,
+    bank_id: int | None,
+    name: str | None,
+    shard_size: int,
+    run_id: int | None,
+    log: Callable[[str], None] | None,
+) -> BankRecord:
+    """The bank to fill: bank_id's (checked to hold these views), else with `reuse` the best stored bank of
+    the same views (complete, or the most advanced incomplete one), else a new one."""
+    if bank_id is not None:
+        return _resumable(store, bank_id, data, asked, f"{_where(bank_id)} (resume)")
+    print_ = fingerprint(data.train)
+    key = bank_key(asked, shard_size=shard_size, fingerprint=print_)
+    for bank in BankRepository(store).with_key(key) if reuse else []:
+        if log is not None:
+            verb = "reusing" if bank.status == "complete" else "resuming"
+            log(f"{verb} bank #{bank.id} '{bank.name}', which holds these views")
+        return bank
+    return _new_bank(
+        store, data, asked, name=name, shard_size=shard_size, key=key, print_=print_, run_id=run_id
+    )
+
+
 def build_bank(
     store: Store,
     *,
@@ -525,41 +552,45 @@ def build_bank(
     shard_size: int = DEFAULT_SHARD_SIZE,
     run_id: int | None = None,
     log: Callable[[str], None] | None = None,
+    reuse: bool = False,
 ) -> int:
     """Build a new bank (or, with bank_id, resume that one at its first missing shard); returns its id.
 
     progress(done images, total images, message) follows every shard; check_cancelled() is called
     between shards (it raises to stop; the shards written so far stay and a resume continues there).
     Bad parameters (unknown generator, bad settings, k outside 1-64) are refused before anything is
-    stored.
+    stored. With reuse (what ensure_bank does), a stored bank of the same views is reused or resumed
+    rather than a new one started.
     """
-    _check_parameters(k, limit, shard_size, seed)
-    checkpoint = normalise_checkpoint(generator, checkpoint)
-    data = _prepare(dataset, limit)
-    model, checked = _load_generator(generator, checkpoint, settings, device, log, data.train.images)
-    asked = {
-        "dataset": dataset,
-        "limit": limit,
-        "generator": generator,
-        "checkpoint": checkpoint,
-        "settings": checked,
-        "k": k,
-        "seed": seed,
-    }
-    if bank_id is not None:
-        bank = _resumable(store, bank_id, data, asked, f"{_where(bank_id)} (resume)")
-    else:
-        print_ = fingerprint(data.train)
-        key = bank_key(**asked, shard_size=shard_size, fingerprint=print_)
-        bank = _new_bank(
-            store, data, **asked, name=name, shard_size=shard_size, key=key, print_=print_, run_id=run_id
-        )
+    data, model, asked = _plan(
+        dataset=dataset,
+        limit=limit,
+        generator=generator,
+        checkpoint=checkpoint,
+        settings=settings,
+        k=k,
+        seed=seed,
+        shard_size=shard_size,
+        device=device,
+        log=log,
+    )
+    bank = _choose_bank(
+        store,
+        data,
+        asked,
+        reuse=reuse,
+        bank_id=bank_id,
+        name=name,
+        shard_size=shard_size,
+        run_id=run_id,
+        log=log,
+    )
     return _fill(
         store,
         bank,
         data,
         model,
-        checked,
+        asked["settings"],
         device=device,
         progress=progress,
         check_cancelled=check_cancelled,
@@ -588,55 +619,25 @@ def ensure_bank(
 ) -> int:
     """A complete bank of exactly these views: an existing complete one, else the most advanced
     incomplete one resumed, else a new one built. With bank_id, that bank (resumed if needed)."""
-    arguments: dict[str, Any] = {
-        "dataset": dataset,
-        "limit": limit,
-        "generator": generator,
-        "checkpoint": checkpoint,
-        "settings": dict(settings),
-        "k": k,
-        "seed": seed,
-        "name": name,
-        "device": device,
-        "progress": progress,
-        "check_cancelled": check_cancelled,
-        "shard_size": shard_size,
-        "run_id": run_id,
-        "log": log,
-    }
-    if bank_id is not None:
-        return build_bank(store, bank_id=bank_id, **arguments)
-    _check_parameters(k, limit, shard_size, seed)
-    checkpoint = normalise_checkpoint(generator, checkpoint)
-    data = _prepare(dataset, limit)
-    model, checked = _load_generator(generator, checkpoint, settings, device, log, data.train.images)
-    key = bank_key(
+    return build_bank(
+        store,
         dataset=dataset,
         limit=limit,
         generator=generator,
         checkpoint=checkpoint,
-        settings=checked,
+        settings=settings,
         k=k,
         seed=seed,
+        name=name,
+        bank_id=bank_id,
+        device=device,
+        progress=progress,
+        check_cancelled=check_cancelled,
         shard_size=shard_size,
-        fingerprint=fingerprint(data.train),
+        run_id=run_id,
+        log=log,
+        reuse=True,
     )
-    for bank in BankRepository(store).with_key(key):
-        if log is not None:
-            verb = "reusing" if bank.status == "complete" else "resuming"
-            log(f"{verb} bank #{bank.id} '{bank.name}', which holds these views")
-        return _fill(
-            store,
-            bank,
-            data,
-            model,
-            checked,
-            device=device,
-            progress=progress,
-            check_cancelled=check_cancelled,
-            log=log,
-        )
-    return build_bank(store, **arguments)
 
 
 # reading

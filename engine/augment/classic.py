@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from engine.core.config_validation import refuse_unknown_keys
 from engine.core.errors import LanternError
 
 if TYPE_CHECKING:
@@ -78,14 +79,9 @@ class ClassicConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClassicConfig:
         """A config from a (partial) dict; missing keys keep the defaults, unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise LanternError(
-                f"unknown classic augmentation setting(s): {', '.join(unknown)}",
-                "augment settings",
-                f"known settings: {', '.join(sorted(known))}",
-            )
+        refuse_unknown_keys(
+            data, (f.name for f in fields(cls)), "classic augmentation setting(s)", "augment settings"
+        )
         values: dict[str, Any] = {}
         for key, value in data.items():
             default = getattr(cls, key)

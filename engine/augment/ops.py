@@ -1,7 +1,7 @@
 """Interactive ops of the Augment page: datasets and their images, generators, generated and classic views
 of one image with their faithfulness scores, and browsing banks.
 
-Arrays travel as engine.rl.ops.encode_array dicts (uint8 images [.., C, H, W]). Datasets, generators and
+Arrays travel as engine.jobs.arrays.encode_array dicts (uint8 images [.., C, H, W]). Datasets, generators and
 judges stay in the server's cache, so the first `augment.views` call pays for loading and the next ones
 answer at once. `augment.views` makes ONE view per call (the GUI calls it `count` times, so views stream
 in): view v of a request is seeded by seed + v, and its diversity is measured among the views of the
@@ -18,8 +18,8 @@ import numpy as np
 
 from engine.augment.datasets import BUNDLED, FULL, AugmentData, load_augment_data
 from engine.core.errors import LanternError
+from engine.jobs.arrays import encode_array
 from engine.jobs.interactive import cached_store, register_op
-from engine.rl.ops import encode_array
 
 DATASETS_OP = "augment.datasets"
 IMAGES_OP = "augment.images"

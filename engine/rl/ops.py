@@ -3,7 +3,7 @@ level, as JSON with base64 arrays) and `rl.checkpoints` (bundled and stored agen
 
 Arrays travel as {"data": base64 of the little-endian bytes, "shape": [...], "dtype": numpy dtype string},
 so the GUI decodes them with `np.frombuffer(base64.b64decode(data), dtype).reshape(shape)` (see
-`decode_array`). Loaded agents stay in the server's cache, keyed by file path, modification time and size,
+engine.jobs.arrays). Loaded agents stay in the server's cache, keyed by file path, modification time and size,
 so a checkpoint rewritten by a running training job is loaded afresh.
 
 "bundled" is assets/rl/boxworld-small/relational.safetensors and "bundled:baseline" the baseline beside it.
@@ -11,7 +11,6 @@ so a checkpoint rewritten by a running training job is loaded afresh.
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.core.errors import LanternError
+from engine.jobs.arrays import encode_array
 from engine.jobs.interactive import cached_store, register_op
 
 EPISODE_OP = "rl.episode"
@@ -27,23 +27,6 @@ CHECKPOINT_KIND = "rl-checkpoint"
 BOXWORLD_ACTIONS = ["up", "down", "left", "right"]
 _CACHE_PREFIX = "rl.agent/"
 _MAX_CACHED = 8
-
-
-def encode_array(array: np.ndarray) -> dict[str, Any]:
-    """A numpy array as {"data": base64 little-endian bytes, "shape", "dtype"}."""
-    array = np.ascontiguousarray(array)
-    array = array.astype(array.dtype.newbyteorder("<"), copy=False)
-    return {
-        "data": base64.b64encode(array.tobytes()).decode("ascii"),
-        "shape": list(array.shape),
-        "dtype": array.dtype.str,
-    }
-
-
-def decode_array(encoded: dict[str, Any]) -> np.ndarray:
-    """The inverse of encode_array (numpy only: the GUI may use it)."""
-    raw = base64.b64decode(encoded["data"])
-    return np.frombuffer(raw, dtype=np.dtype(encoded["dtype"])).reshape(encoded["shape"])
 
 
 def resolve_checkpoint(checkpoint: Any) -> Path:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.core import distributed
+from engine.core.config_validation import refuse_unknown_keys
 from engine.core.errors import LanternError
 
 NORMS = ("batch", "group")
@@ -60,14 +61,7 @@ class BackboneConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BackboneConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise LanternError(
-                f"unknown backbone settings: {', '.join(unknown)}",
-                "backbone config",
-                f"known settings: {', '.join(sorted(known))}",
-            )
+        refuse_unknown_keys(data, (f.name for f in fields(cls)), "backbone settings", "backbone config")
         return cls(**data)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from engine.core.config_validation import config_problems, parse_config_document
 from engine.core.errors import LanternError
 
 SettingValue = int | float | str | bool
@@ -148,7 +149,7 @@ class ExperimentConfig(_Strict):
         try:
             return SSLConfig.model_validate(document)
         except ValidationError as exc:
-            problems = "; ".join(_problems(exc, prefix="ssl"))
+            problems = "; ".join(config_problems(exc, prefix="ssl"))
             raise ValueError(f"the SSL settings of method '{method}' are invalid: {problems}") from None
 
     def arm_list(self) -> list[tuple[str, float, str | None]]:
@@ -188,34 +189,11 @@ def arm_label(p: float, control: str | None) -> str:
 # files
 
 
-def _problems(exc: ValidationError, prefix: str = "") -> list[str]:
-    problems = []
-    for problem in exc.errors():
-        parts = [prefix] if prefix else []
-        parts += [str(part) for part in problem["loc"]]
-        field = ".".join(parts) or "config"
-        if problem["type"] == "extra_forbidden":
-            problems.append(f"unknown key '{field}'")
-        else:
-            message = str(problem["msg"]).removeprefix("Value error, ")
-            problems.append(f"'{field}': {message}" if problem["loc"] else message)
-    return problems
-
-
 def parse_experiment_config(document: Any, where: str = "SSL experiment config") -> ExperimentConfig:
     """Validate a config document (a dict); any problem is a LanternError naming the key and `where`."""
-    if not isinstance(document, dict):
-        raise LanternError(
-            "an SSL experiment config must be a JSON object / TOML table", where, f"see {EXAMPLE}"
-        )
-    try:
-        return ExperimentConfig.model_validate(document)
-    except ValidationError as exc:
-        raise LanternError(
-            "invalid SSL experiment config: " + "; ".join(_problems(exc)),
-            where,
-            f"keys of an SSL experiment config: {', '.join(ExperimentConfig.model_fields)}; see {EXAMPLE}",
-        ) from exc
+    return parse_config_document(
+        ExperimentConfig, document, what="SSL experiment config", where=where, see=EXAMPLE
+    )
 
 
 def load_experiment_config(path: Path | str) -> ExperimentConfig:

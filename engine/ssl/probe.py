@@ -64,9 +64,13 @@ def _labels(values: Any) -> torch.Tensor:
     return torch.tensor(np.asarray(values), dtype=torch.int64)
 
 
-def _check_pairs(
-    train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor
-) -> None:
+def _checked_pairs(
+    train_x: torch.Tensor, train_y: Any, test_x: torch.Tensor, test_y: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Features as float CPU tensors and labels as int64, checked to pair up: (train_x, train_y, test_x,
+    test_y)."""
+    train_x, test_x = train_x.detach().float().cpu(), test_x.detach().float().cpu()
+    train_y, test_y = _labels(train_y), _labels(test_y)
     where = "probe features"
     if train_x.dim() != 2 or test_x.dim() != 2 or train_x.shape[1] != test_x.shape[1]:
         raise LanternError(
@@ -80,6 +84,7 @@ def _check_pairs(
             where,
             "give one label per feature row, and at least one row in each split",
         )
+    return train_x, train_y, test_x, test_y
 
 
 def linear_probe(
@@ -95,9 +100,7 @@ def linear_probe(
 ) -> float:
     """Top-1 test accuracy of a linear classifier trained on fixed features (Adam, minibatches of 256,
     cosine learning rate). Features are standardised with the train split's mean and spread."""
-    train_x, test_x = train_x.detach().float().cpu(), test_x.detach().float().cpu()
-    train_y, test_y = _labels(train_y), _labels(test_y)
-    _check_pairs(train_x, train_y, test_x, test_y)
+    train_x, train_y, test_x, test_y = _checked_pairs(train_x, train_y, test_x, test_y)
     mean = train_x.mean(0)
     std = train_x.std(0, unbiased=False).clamp_min(1e-6)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
@@ -135,9 +138,7 @@ def knn_top1(
 ) -> float:
     """Top-1 test accuracy of a weighted kNN on cosine similarity (Wu et al. 2018): each of the k nearest
     train samples votes for its class with weight exp(similarity / temperature)."""
-    train_x, test_x = train_x.detach().float().cpu(), test_x.detach().float().cpu()
-    train_y, test_y = _labels(train_y), _labels(test_y)
-    _check_pairs(train_x, train_y, test_x, test_y)
+    train_x, train_y, test_x, test_y = _checked_pairs(train_x, train_y, test_x, test_y)
     if k < 1 or temperature <= 0:
         raise LanternError(
             f"kNN needs k >= 1 and temperature > 0, got {k}, {temperature}", "kNN", "k=20, 0.07"

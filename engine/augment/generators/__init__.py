@@ -6,11 +6,10 @@ generator's module, and with it torch, only when one is built.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from engine.augment.generators.base import CATALOGUE, Generator, GeneratorInfo, SettingSpec
-from engine.core.errors import LanternError
+from engine.core.lazy_registry import registered_class
 
 if TYPE_CHECKING:
     import torch
@@ -37,18 +36,9 @@ __all__ = [
 ]
 
 
-def _check_name(name: str) -> None:
-    if name not in GENERATORS:
-        raise LanternError(
-            f"unknown generator '{name}'", "generator name", f"choose one of: {', '.join(GENERATORS)}"
-        )
-
-
 def generator_class(name: str) -> type[Generator]:
     """The class registered under `name` (imports its module, and torch)."""
-    _check_name(name)
-    module_name, class_name = GENERATORS[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return registered_class(GENERATORS, name, "generator", "generator name")
 
 
 def make_generator(

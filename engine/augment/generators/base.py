@@ -220,7 +220,8 @@ class Generator(ABC):
     """Makes views of source images: `views_batch(sources [B,C,H,W], count, seed) -> [B,count,C,H,W]`.
 
     Views keep the source's shape and lie in [0, 1]; the same seed gives the same views. A subclass sets
-    `name` and takes `title`, `description` and `SETTINGS` from `CATALOGUE[name]`.
+    `name`; a catalogued one gets `title`, `description` and `SETTINGS` from `CATALOGUE[name]` (unless it
+    sets them itself).
     """
 
     name: ClassVar[str]
@@ -231,6 +232,18 @@ class Generator(ABC):
     max_batch: int = 32
     # Told about retries and other things the user should know; None logs a warning.
     on_warning: Callable[[str], None] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        info = CATALOGUE.get(cls.__dict__.get("name", ""))
+        if info is not None:
+            for attribute, value in (
+                ("title", info.title),
+                ("description", info.description),
+                ("SETTINGS", info.settings),
+            ):
+                if attribute not in cls.__dict__:
+                    setattr(cls, attribute, value)
 
     @classmethod
     def settings(cls) -> list[SettingSpec]:

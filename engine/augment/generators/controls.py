@@ -24,9 +24,6 @@ class IdentityGenerator(Generator):
     """Returns `count` exact copies of the source."""
 
     name = "identity"
-    title = CATALOGUE["identity"].title
-    description = CATALOGUE["identity"].description
-    SETTINGS = CATALOGUE["identity"].settings
 
     def __init__(self, checkpoint: str | None = None, device: str | torch.device = "cpu") -> None:
         # checkpoint and device are accepted so every registry entry is built alike; a copy needs neither.
@@ -47,9 +44,6 @@ class OtherImageGenerator(Generator):
     """
 
     name = "other_image"
-    title = CATALOGUE["other_image"].title
-    description = CATALOGUE["other_image"].description
-    SETTINGS = CATALOGUE["other_image"].settings
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from engine.augment.generators.base import Generator, item_seed
+from engine.augment.generators.base import CATALOGUE, Generator, item_seed
 from engine.core.errors import LanternError
 
 PipelineKind = Literal["unclip", "image_variation", "sdedit"]
@@ -179,8 +179,6 @@ def load_pipeline(
 
 
 def _default_hub_id(kind: str) -> str:
-    from engine.augment.generators.base import CATALOGUE
-
     return str(CATALOGUE[kind].default_checkpoint)
 
 
@@ -311,6 +309,12 @@ class PipelineGenerator(Generator):
 
     KIND: PipelineKind
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The pipeline kind a generator loads is its name (title, description and settings come from
+        # CATALOGUE[name] through Generator).
+        super().__init_subclass__(**kwargs)
+        cls.KIND = cls.name  # type: ignore[assignment]  (every pipeline generator's name is a PipelineKind)
+
     def __init__(
         self,
         checkpoint: str | None = None,
@@ -320,8 +324,6 @@ class PipelineGenerator(Generator):
         cache_dir: str | None = None,
         max_batch: int | None = None,
     ) -> None:
-        from engine.augment.generators.base import CATALOGUE
-
         self.checkpoint = checkpoint or str(CATALOGUE[self.name].default_checkpoint)
         self.device = torch.device(device)
         self.pipeline = (
@@ -338,6 +340,28 @@ class PipelineGenerator(Generator):
 
     def check_values(self, values: dict[str, int | float]) -> None:
         """Refuse combinations of settings the pipeline cannot run (per kind; none by default)."""
+
+    def sampling_arguments(
+        self, values: dict[str, int | float], generators: list[torch.Generator]
+    ) -> dict[str, Any]:
+        """The pipeline-call arguments every kind shares: steps, guidance, eta, one generator per view and
+        tensor output."""
+        return {
+            "num_inference_steps": int(values["steps"]),
+            "guidance_scale": float(values["guidance"]),
+            "eta": float(values["eta"]),
+            "generator": generators,
+            "output_type": "pt",
+        }
+
+    def clip_image_arguments(self, images: torch.Tensor) -> dict[str, Any]:
+        """For the kinds conditioned on a CLIP image embedding: the sources as the encoder's pixels, and
+        views at the pipeline's own size."""
+        return {
+            "image": clip_pixels(images, self.pipeline.feature_extractor),
+            "height": self.size,
+            "width": self.size,
+        }
 
     @abstractmethod
     def generate(

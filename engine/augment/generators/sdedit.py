@@ -6,7 +6,6 @@ from typing import Any
 
 import torch
 
-from engine.augment.generators.base import CATALOGUE
 from engine.augment.generators.pipelines import PipelineGenerator
 from engine.core.errors import LanternError
 
@@ -15,10 +14,6 @@ class SDEditGenerator(PipelineGenerator):
     """StableDiffusionImg2ImgPipeline over a Stable Diffusion checkpoint; `prompt` is fixed per generator."""
 
     name = "sdedit"
-    title = CATALOGUE["sdedit"].title
-    description = CATALOGUE["sdedit"].description
-    SETTINGS = CATALOGUE["sdedit"].settings
-    KIND = "sdedit"
 
     def __init__(
         self,
@@ -52,10 +47,6 @@ class SDEditGenerator(PipelineGenerator):
             # A [0, 1] tensor: the pipeline's image processor maps it to the VAE's [-1, 1].
             image=images,
             strength=float(values["strength"]),
-            num_inference_steps=int(values["steps"]),
-            guidance_scale=float(values["guidance"]),
-            eta=float(values["eta"]),
-            generator=generators,
-            output_type="pt",
+            **self.sampling_arguments(values, generators),
         )
         return result.images

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from engine.augment.generators.base import CATALOGUE
-from engine.augment.generators.pipelines import PipelineGenerator, clip_pixels
+from engine.augment.generators.pipelines import PipelineGenerator
 
 
 class UnclipGenerator(PipelineGenerator):
     """StableUnCLIPImg2ImgPipeline, the generator of Ayromlou et al. (fp16, DDIM 10 steps, eta 0)."""
 
     name = "unclip"
-    title = CATALOGUE["unclip"].title
-    description = CATALOGUE["unclip"].description
-    SETTINGS = CATALOGUE["unclip"].settings
-    KIND = "unclip"
 
     def generate(
         self, images: torch.Tensor, generators: list[torch.Generator], values: dict[str, int | float]
@@ -26,15 +21,9 @@ class UnclipGenerator(PipelineGenerator):
             int(values["noise_level"]), pipe.image_noising_scheduler.config.num_train_timesteps - 1
         )
         result = pipe(
-            image=clip_pixels(images, pipe.feature_extractor),
             prompt=[""] * len(images),
-            height=self.size,
-            width=self.size,
-            num_inference_steps=int(values["steps"]),
-            guidance_scale=float(values["guidance"]),
             noise_level=noise_level,
-            eta=float(values["eta"]),
-            generator=generators,
-            output_type="pt",
+            **self.clip_image_arguments(images),
+            **self.sampling_arguments(values, generators),
         )
         return result.images

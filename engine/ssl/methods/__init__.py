@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import TYPE_CHECKING, Any
 
 from engine.core.errors import LanternError
+from engine.core.lazy_registry import registered_class
 
 if TYPE_CHECKING:
     from torch import nn
@@ -30,12 +30,7 @@ __all__ = ["SSL_METHODS", "SSLMethod", "make_method", "method_class", "method_de
 
 def method_class(name: str) -> type[SSLMethod]:
     """The class registered as `name` (unknown names raise LanternError listing the known ones)."""
-    if name not in SSL_METHODS:
-        raise LanternError(
-            f"unknown SSL method {name!r}", "SSL method", f"choose one of: {', '.join(SSL_METHODS)}"
-        )
-    module_name, class_name = SSL_METHODS[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return registered_class(SSL_METHODS, name, "SSL method", "SSL method")
 
 
 def method_defaults(name: str) -> dict[str, Any]:

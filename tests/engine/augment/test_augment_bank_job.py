@@ -12,9 +12,7 @@ import torch
 import engine.augment.jobs  # noqa: F401 - registers augment.bank before the lead lists it in JOB_MODULES
 from engine.augment import bank as bank_module
 from engine.augment.bank import load_bank
-from engine.augment.datasets import load_augment_data
 from engine.augment.jobs import BANK_JOB, RUN_KIND, BankSpec, bank_job
-from engine.augment.judge import train_judge
 from engine.augment.repository import BankRepository
 from engine.core.device import choose_device
 from engine.core.errors import JobCancelled, LanternError, SpecError
@@ -26,15 +24,9 @@ from engine.store import Store
 PARAMS = {"dataset": "fashion-mnist-demo", "limit": 12, "generator": "identity", "k": 2}
 
 
-@pytest.fixture(scope="module")
-def judge() -> Any:
-    return train_judge(load_augment_data("fashion-mnist-demo", limit=100).train, epochs=1, widths=(8, 8, 8))
-
-
 @pytest.fixture(autouse=True)
-def small(monkeypatch: pytest.MonkeyPatch, judge: Any) -> None:
+def small(monkeypatch: pytest.MonkeyPatch, fast_judge: Any) -> None:
     torch.set_num_threads(1)
-    monkeypatch.setattr(bank_module, "load_judge", lambda dataset, device="cpu", log=None: judge)
     # 12 images -> shards of 5, 5 and 2 (the job takes the default shard size)
     monkeypatch.setitem(bank_module.ensure_bank.__kwdefaults__, "shard_size", 5)
 

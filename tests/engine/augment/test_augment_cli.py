@@ -11,22 +11,13 @@ import pytest
 import torch
 
 from engine import cli
-from engine.augment import bank as bank_module
 from engine.augment.cli import CAPTION_H, CELL_SCALE, add_augment_commands, parse_settings
-from engine.augment.datasets import load_augment_data
-from engine.augment.judge import train_judge
 from engine.core.errors import LanternError
 
 
-@pytest.fixture(scope="module")
-def judge() -> Any:
-    return train_judge(load_augment_data("fashion-mnist-demo", limit=100).train, epochs=1, widths=(8, 8, 8))
-
-
 @pytest.fixture(autouse=True)
-def small(monkeypatch: pytest.MonkeyPatch, judge: Any) -> None:
+def small(monkeypatch: pytest.MonkeyPatch, fast_judge: Any) -> None:
     torch.set_num_threads(1)
-    monkeypatch.setattr(bank_module, "load_judge", lambda dataset, device="cpu", log=None: judge)
     original = cli.build_parser
 
     def build() -> Any:

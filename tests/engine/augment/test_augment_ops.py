@@ -10,23 +10,16 @@ import pytest
 import torch
 
 import engine.augment.ops  # noqa: F401 - registers the ops, as OP_MODULES will in the server
-from engine.augment import bank as bank_module
 from engine.augment.bank import build_bank
 from engine.augment.datasets import load_augment_data
-from engine.augment.judge import train_judge
 from engine.augment.ops import to_uint8
 from engine.core.errors import LanternError
 from engine.demo.fashion_mnist import DEBIAN_FOLDER
+from engine.jobs.arrays import decode_array
 from engine.jobs.interactive import _OPS, STORE_URL_KEY, InteractiveEngine
-from engine.rl.ops import decode_array
 from engine.store import Store
 
 DEMO = "fashion-mnist-demo"
-
-
-@pytest.fixture(scope="module")
-def judge() -> Any:
-    return train_judge(load_augment_data(DEMO, limit=100).train, epochs=1, widths=(8, 8, 8))
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +28,8 @@ def train() -> Any:
 
 
 @pytest.fixture(autouse=True)
-def small(monkeypatch: pytest.MonkeyPatch, judge: Any) -> None:
+def small(fast_judge: Any) -> None:
     torch.set_num_threads(1)
-    monkeypatch.setattr(bank_module, "load_judge", lambda dataset, device="cpu", log=None: judge)
 
 
 def call(cache: dict[str, Any], op: str, **args: Any) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from engine.augment.bank import (
 )
 from engine.augment.datasets import load_augment_data
 from engine.augment.generators.base import Generator, SettingSpec
-from engine.augment.judge import train_judge
 from engine.augment.repository import BankRepository
 from engine.core.errors import JobCancelled, LanternError
 from engine.store import Store
@@ -56,15 +55,8 @@ class NoisyGenerator(Generator):
         return sources.unsqueeze(1) * (1 - amount) + noise * amount
 
 
-@pytest.fixture(scope="module")
-def judge() -> Any:
-    torch.manual_seed(0)
-    data = load_augment_data(DEMO, limit=200)
-    return train_judge(data.train, epochs=1, seed=0, widths=(8, 8, 8))
-
-
 @pytest.fixture(autouse=True)
-def fast_parts(monkeypatch: pytest.MonkeyPatch, judge: Any) -> None:
+def fast_parts(monkeypatch: pytest.MonkeyPatch, fast_judge: Any) -> None:
     torch.set_num_threads(1)
     real = generators.make_generator
 
@@ -76,8 +68,6 @@ def fast_parts(monkeypatch: pytest.MonkeyPatch, judge: Any) -> None:
         return real(name, **kwargs)
 
     monkeypatch.setattr(generators, "make_generator", make)
-    # The bundled judge is trained on 6,000 images; a tiny one scores as well for these tests.
-    monkeypatch.setattr(bank_module, "load_judge", lambda dataset, device="cpu", log=None: judge)
     NoisyGenerator.made = 0
 
 

@@ -32,8 +32,8 @@ def engine(restarts: list[str]) -> Iterator[InteractiveEngine]:
     opened.close()
 
 
-def test_default_op_modules_are_the_demo_and_attribution_ops():
-    assert OP_MODULES == ("engine.demo.ops", "engine.attribution.ops", "engine.rl.ops")
+def test_default_op_modules_are_the_demo_attribution_rl_and_augment_ops():
+    assert OP_MODULES == ("engine.demo.ops", "engine.attribution.ops", "engine.rl.ops", "engine.augment.ops")
     assert InteractiveEngine().op_modules == OP_MODULES  # nothing starts until the first call
 
 

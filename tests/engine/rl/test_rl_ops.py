@@ -3,7 +3,6 @@ bad checkpoints and requests are LanternErrors, and rl.checkpoints lists bundled
 
 from __future__ import annotations
 
-import base64
 import os
 from pathlib import Path
 
@@ -13,13 +12,13 @@ import torch
 
 import engine.rl.ops  # noqa: F401  (registers the ops, as OP_MODULES will in the server)
 from engine.core.errors import LanternError
+from engine.jobs.arrays import decode_array
 from engine.jobs.interactive import _OPS, InteractiveEngine
 from engine.rl.agents import build_agent
 from engine.rl.boxworld.config import BoxWorldConfig
 from engine.rl.boxworld.level import generate_level
 from engine.rl.boxworld.palette import render
 from engine.rl.checkpoints import save_agent_checkpoint
-from engine.rl.ops import decode_array, encode_array
 
 CFG = BoxWorldConfig(size=4, solution_length=1, distractors=0, max_steps=10)
 TINY = {"blocks": 2, "heads": 1, "key_dim": 8, "mlp_width": 16, "head_width": 16}
@@ -37,21 +36,16 @@ def write_checkpoint(path: Path, name: str = "relational", cfg: BoxWorldConfig =
     torch.manual_seed(0)
     config = TINY if name == "relational" else {"blocks": 1, "width": 8, "head_width": 16}
     agent = build_agent(name, obs_shape=(cfg.size + 2, cfg.size + 2, 3), n_actions=4, **config)
-    meta = {"env": {"kind": "boxworld", "boxworld": cfg.model_dump()}, "env_steps": 1234,
-            "eval": {"fraction_solved": 0.25}}
+    meta = {
+        "env": {"kind": "boxworld", "boxworld": cfg.model_dump()},
+        "env_steps": 1234,
+        "eval": {"fraction_solved": 0.25},
+    }
     return save_agent_checkpoint(path, agent, extra_meta=meta)
 
 
 def call(op: str, cache: dict | None = None, **args):
     return _OPS[op]({} if cache is None else cache, **args)
-
-
-def test_encode_array_round_trips_with_plain_numpy() -> None:
-    array = np.arange(24, dtype=np.float16).reshape(2, 3, 4)
-    encoded = encode_array(array)
-    raw = np.frombuffer(base64.b64decode(encoded["data"]), dtype=encoded["dtype"]).reshape(encoded["shape"])
-    assert np.array_equal(raw, array) and encoded["dtype"] == "<f2"
-    assert np.array_equal(decode_array(encode_array(np.ones((2, 2), np.uint8))), np.ones((2, 2)))
 
 
 def test_episode_answer_decodes_to_the_contract_shapes(tmp_path: Path) -> None:

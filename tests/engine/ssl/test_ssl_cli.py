@@ -16,21 +16,7 @@ from engine.ssl.cli import add_ssl_commands
 torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def small_judge() -> Any:
-    """A small real judge trained once for the module: the banks score views with it, in seconds rather
-    than the half minute a full judge takes when no bundled one is installed."""
-    from engine.augment.datasets import load_augment_data
-    from engine.augment.judge import train_judge
-
-    return train_judge(load_augment_data("fashion-mnist-demo", limit=64).train, epochs=1, widths=(4, 4, 4))
-
-
-@pytest.fixture(autouse=True)
-def _fast_judge(small_judge: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.augment import bank
-
-    monkeypatch.setattr(bank, "load_judge", lambda dataset, device="cpu", log=None: small_judge)
+pytestmark = pytest.mark.usefixtures("fast_judge")  # banks score with the small judge (conftest)
 
 
 CONFIG = {
