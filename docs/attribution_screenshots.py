@@ -13,36 +13,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QSize, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QSize
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from gui.app import build_services, shutdown  # noqa: E402
+from screenshot_support import grab, open_page  # noqa: E402
+
+from gui.app import shutdown  # noqa: E402
 from gui.pages.attribution import AttributionPage  # noqa: E402
-from gui.style import apply_style  # noqa: E402
 from gui.widgets.attribution_designer import DesignRequest  # noqa: E402
 
 PAGE_SIZE = QSize(1320, 920)
-
-
-def settle(app: QApplication, ms: int = 400) -> None:
-    """Let layouts, timers and the designer's worker finish before a grab."""
-    loop_done = []
-    QTimer.singleShot(ms, lambda: loop_done.append(True))
-    while not loop_done:
-        app.processEvents()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-    app.processEvents()
-
-
-def grab(app: QApplication, widget: QWidget, path: Path) -> None:
-    settle(app)
-    if not widget.grab().save(str(path)):
-        raise SystemExit(f"could not write {path}")
-    print("wrote", path)
 
 
 def main() -> int:
@@ -52,10 +35,7 @@ def main() -> int:
     parser.add_argument("--sweep-run", type=int, help="run id of an experiment with a sweep")
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    apply_style(app)
-    services = build_services()
-    page = AttributionPage(services)
+    app, services, page = open_page(AttributionPage)
     try:
         page.resize(PAGE_SIZE)
         page.show()
@@ -63,25 +43,25 @@ def main() -> int:
         page.designer.set_design(DesignRequest(manipulation="watermark", classes=(0, 6), r=0.5))
         while page.designer.is_busy() or page.designer.preview is None:
             app.processEvents()
-        grab(app, page, args.out / "attribution-designer.png")
+        grab(app, page, args.out / "attribution-designer.png", clear_focus=False)
 
         page.select_experiment(args.image_run)
         page.show_tab("Leaderboard")
-        grab(app, page, args.out / "attribution-leaderboard.png")
+        grab(app, page, args.out / "attribution-leaderboard.png", clear_focus=False)
         page.show_tab("Gallery")
         page.gallery.focus("watermark")
-        grab(app, page, args.out / "attribution-gallery.png")
+        grab(app, page, args.out / "attribution-gallery.png", clear_focus=False)
         page.show_tab("Experiments")
-        grab(app, page, args.out / "attribution-experiments.png")
+        grab(app, page, args.out / "attribution-experiments.png", clear_focus=False)
         if args.sweep_run is not None:
             page.select_experiment(args.sweep_run)
             page.show_tab("Leaderboard")
             page.figure_tabs.setCurrentIndex(page.sweep_tab)
-            grab(app, page, args.out / "attribution-sweep.png")
+            grab(app, page, args.out / "attribution-sweep.png", clear_focus=False)
         if args.text_run is not None:
             page.select_experiment(args.text_run)
             page.show_tab("Gallery")
-            grab(app, page, args.out / "attribution-text-gallery.png")
+            grab(app, page, args.out / "attribution-text-gallery.png", clear_focus=False)
     finally:
         shutdown(services, [page])
     return 0

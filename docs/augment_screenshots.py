@@ -20,59 +20,22 @@ import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QSize, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QApplication
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from gui.app import build_services, shutdown  # noqa: E402
+from screenshot_support import close_page, grab, open_page, wait_for  # noqa: E402
+
+from gui.app import shutdown  # noqa: E402
 from gui.pages.augment import AugmentPage  # noqa: E402
-from gui.style import apply_style  # noqa: E402
 from gui.widgets.augment_experiment import list_experiments, load_experiment_runs  # noqa: E402
 
 PAGE_SIZE = QSize(1400, 900)
 TIMEOUT_S = 300.0  # the first view loads the generator and the judge
-
-
-def settle(app: QApplication, ms: int = 400) -> None:
-    """Let layouts and repaints finish before a grab."""
-    done: list[bool] = []
-    QTimer.singleShot(ms, lambda: done.append(True))
-    while not done:
-        app.processEvents()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-    app.processEvents()
-
-
-def grab(app: QApplication, widget: QWidget, path: Path) -> None:
-    focused = QApplication.focusWidget()
-    if focused is not None:  # no blinking caret or focus ring in a figure
-        focused.clearFocus()
-    settle(app)
-    if not widget.grab().save(str(path)):
-        raise SystemExit(f"could not write {path}")
-    print("wrote", path)
-
-
-def wait_for(app: QApplication, ready: Any, what: str, problem: Any = lambda: "") -> None:
-    """Run the event loop until `ready()`; a message from `problem()` or TIMEOUT_S ends the script."""
-    deadline = time.monotonic() + TIMEOUT_S
-    while not ready():
-        message = problem()
-        if message:
-            raise SystemExit(f"{what} failed: {message}")
-        if time.monotonic() > deadline:
-            raise SystemExit(
-                f"{what}: the engine did not answer within {TIMEOUT_S:.0f} s "
-                "(is another process holding the CPU? look at engine.log in LANTERN_HOME's log folder)"
-            )
-        app.processEvents()
-        time.sleep(0.01)
-    app.processEvents()
 
 
 def views_shot(app: QApplication, page: AugmentPage, args: argparse.Namespace) -> None:
@@ -83,14 +46,18 @@ def views_shot(app: QApplication, page: AugmentPage, args: argparse.Namespace) -
         return "" if views.error_label.isHidden() else views.error_label.text()
 
     wait_for(
-        app, lambda: views.generator.box.count() > 0 and views.dataset_box.count() > 0, "listing", problem
+        app,
+        lambda: views.generator.box.count() > 0 and views.dataset_box.count() > 0,
+        "listing",
+        problem,
+        timeout_s=TIMEOUT_S,
     )
     index = views.dataset_box.findData(args.dataset)
     if index < 0:
         offered = [views.dataset_box.itemData(i) for i in range(views.dataset_box.count())]
         raise SystemExit(f"the dataset {args.dataset} is not offered (the engine lists {offered})")
     views.dataset_box.setCurrentIndex(index)
-    wait_for(app, lambda: views.picker.source is not None, "augment.images", problem)
+    wait_for(app, lambda: views.picker.source is not None, "augment.images", problem, timeout_s=TIMEOUT_S)
     page_start = (args.index // 40) * 40
     if views.picker.source is not None and views.picker.source.offset != page_start:
         views.load_images(page_start)
@@ -99,6 +66,7 @@ def views_shot(app: QApplication, page: AugmentPage, args: argparse.Namespace) -
             lambda: views.picker.source is not None and views.picker.source.offset == page_start,
             "augment.images",
             problem,
+            timeout_s=TIMEOUT_S,
         )
     views.picker.pick(args.index)
     if not views.generator.choose(args.generator):
@@ -110,8 +78,8 @@ def views_shot(app: QApplication, page: AugmentPage, args: argparse.Namespace) -
     started = time.monotonic()
     if views.generate() is None:
         raise SystemExit(f"Generate did not start: {problem() or views.status_label.text()}")
-    wait_for(app, lambda: not views.streaming(), "augment.views", problem)
-    wait_for(app, lambda: len(views.classic_grid.tiles) > 1, "augment.classic", problem)
+    wait_for(app, lambda: not views.streaming(), "augment.views", problem, timeout_s=TIMEOUT_S)
+    wait_for(app, lambda: len(views.classic_grid.tiles) > 1, "augment.classic", problem, timeout_s=TIMEOUT_S)
     seconds = time.monotonic() - started
     print(
         f"{len(views.results)} views of #{args.index} by {args.generator} in {seconds:.1f} s: "
@@ -123,9 +91,14 @@ def views_shot(app: QApplication, page: AugmentPage, args: argparse.Namespace) -
 def bank_shot(app: QApplication, page: AugmentPage, args: argparse.Namespace) -> None:
     bank = page.bank
     page.show_tab("Bank")
-    wait_for(app, lambda: not bank.waiting(), "augment.banks (listed when the tab first showed)")
+    wait_for(
+        app,
+        lambda: not bank.waiting(),
+        "augment.banks (listed when the tab first showed)",
+        timeout_s=TIMEOUT_S,
+    )
     bank.load_banks()
-    wait_for(app, lambda: not bank.waiting(), "augment.banks and the first bank's page")
+    wait_for(app, lambda: not bank.waiting(), "augment.banks and the first bank's page", timeout_s=TIMEOUT_S)
     if not bank.banks:
         print("no bank in the store: augment-bank.png not written")
         return
@@ -211,10 +184,7 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    apply_style(app)
-    services = build_services()
-    page = AugmentPage(services)
+    app, services, page = open_page(AugmentPage)
     try:
         page.resize(PAGE_SIZE)
         page.show_tab("Views")
@@ -223,11 +193,7 @@ def main() -> int:
         bank_shot(app, page, args)
         experiment_shot(app, page, args)
     finally:
-        page.shutdown()
-        page.close()
-        page.deleteLater()
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-        app.processEvents()
+        close_page(app, page)
         shutdown(services)
     return 0
 

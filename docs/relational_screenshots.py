@@ -18,23 +18,23 @@ import contextlib
 import json
 import struct
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QSize, QTimer
-from PySide6.QtWidgets import QApplication, QComboBox, QWidget
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QApplication, QComboBox
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from screenshot_support import close_page, grab, open_page, wait_for  # noqa: E402
+
 from engine.rl.boxworld.level import AGENT, BORDER, FLOOR  # noqa: E402  (numpy only, no torch)
 from engine.rl.boxworld.palette import PALETTE  # noqa: E402
-from gui.app import build_services, shutdown  # noqa: E402
+from gui.app import shutdown  # noqa: E402
 from gui.pages.relational import RelationalPage  # noqa: E402
-from gui.style import apply_style  # noqa: E402
 from gui.widgets.rl_player import (  # noqa: E402
     BUNDLED,
     Episode,
@@ -45,26 +45,6 @@ from gui.widgets.rl_train import TrainPanel, load_run_curves  # noqa: E402
 
 PAGE_SIZE = QSize(1400, 900)
 TIMEOUT_S = 60.0
-
-
-def settle(app: QApplication, ms: int = 400) -> None:
-    """Let layouts and repaints finish before a grab."""
-    done: list[bool] = []
-    QTimer.singleShot(ms, lambda: done.append(True))
-    while not done:
-        app.processEvents()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-    app.processEvents()
-
-
-def grab(app: QApplication, widget: QWidget, path: Path) -> None:
-    focused = QApplication.focusWidget()
-    if focused is not None:  # no blinking caret or focus ring in a figure
-        focused.clearFocus()
-    settle(app)
-    if not widget.grab().save(str(path)):
-        raise SystemExit(f"could not write {path}")
-    print("wrote", path)
 
 
 class Answers:
@@ -85,16 +65,12 @@ class Answers:
 
     def wait(self, app: QApplication, request_ids: list[int], what: str) -> list[Any]:
         """The answers to `request_ids`, polling the event loop; a failure or TIMEOUT_S ends the script."""
-        deadline = time.monotonic() + TIMEOUT_S
-        while not all(r in self.answers or r in self.failures for r in request_ids):
-            if time.monotonic() > deadline:
-                raise SystemExit(
-                    f"{what}: the engine did not answer within {TIMEOUT_S:.0f} s "
-                    "(is another process holding the CPU? look at engine.log in LANTERN_HOME's log folder)"
-                )
-            app.processEvents()
-            time.sleep(0.01)
-        app.processEvents()  # the page's own slots for the same answers have run by now
+        wait_for(
+            app,
+            lambda: all(r in self.answers or r in self.failures for r in request_ids),
+            what,
+            timeout_s=TIMEOUT_S,
+        )  # the page's own slots for the same answers have run by now
         for request_id in request_ids:
             if request_id in self.failures:
                 error = self.failures[request_id]
@@ -356,11 +332,8 @@ def main() -> int:
             setattr(args, name, str(Path(value).expanduser().resolve()))
     args.out.mkdir(parents=True, exist_ok=True)
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    apply_style(app)
-    services = build_services()
+    app, services, page = open_page(RelationalPage)
     answers = Answers(services)
-    page = RelationalPage(services)
     try:
         page.resize(PAGE_SIZE)
         page.show_tab("Player")
@@ -390,11 +363,7 @@ def main() -> int:
             print("no rl-train runs in the store: relational-train.png not written")
     finally:
         answers.close()
-        page.shutdown()
-        page.close()
-        page.deleteLater()
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-        app.processEvents()
+        close_page(app, page)
         shutdown(services)
     return 0
 

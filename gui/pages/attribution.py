@@ -4,7 +4,6 @@ Designer | Experiments | Leaderboard | Gallery | Explore."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -37,13 +36,15 @@ from engine.attribution.scores import METRICS, rank_agreement
 from engine.core.errors import LanternError
 from engine.store.jobs import FINAL_JOB_STATES
 from gui.services import AppServices
-from gui.style import PRIMARY_ACTION_STYLE
+from gui.signals import disconnect_all
 from gui.widgets.attribution_designer import DesignerPanel
 from gui.widgets.attribution_experiments import ExperimentsPanel, config_summary
 from gui.widgets.attribution_explore import ExplorePanel
 from gui.widgets.attribution_gallery import GalleryView
 from gui.widgets.attribution_leaderboard import LeaderboardView, RankAgreementView, ScatterView, SweepView
-from gui.widgets.page_header import page_header
+from gui.widgets.figure_export import notify_exports
+from gui.widgets.job_progress import poll_while, progress_text
+from gui.widgets.page_header import remembered_tab, tabbed_page
 
 TAB_KEY = "attribution/tab"
 METRIC_KEY = "attribution/metric"
@@ -125,50 +126,33 @@ class AttributionPage(QWidget):
             box.blockSignals(True)  # the last metric and condition looked at, without a reload per box
             box.setCurrentIndex(max(0, box.findData(value)))
             box.blockSignals(False)
-        self.tabs.setCurrentIndex(min(max(int(settings.value(TAB_KEY, 0) or 0), 0), len(TABS) - 1))
+        self.tabs.setCurrentIndex(remembered_tab(TAB_KEY, len(TABS)))
         self.refresh()
 
     # layout
     def _build(self) -> None:
-        header, _ = page_header(self, "attribution", "Attribution", SUBTITLE)
-
         self.designer = DesignerPanel(self)
         self.experiments = ExperimentsPanel(self)
         self.leaderboard_tab = self._build_leaderboard()
         self.gallery_tab = self._build_gallery()
         self.explore = ExplorePanel(self.services.interactive, self)
-
-        self.tabs = QTabWidget(self)
-        self.tabs.setDocumentMode(True)
-        for widget, name in zip(
-            (
-                FitScrollArea(self.designer),
-                self.experiments,
-                FitScrollArea(self.leaderboard_tab),
-                FitScrollArea(self.gallery_tab),
-                FitScrollArea(self.explore),
-            ),
-            TABS,
-            strict=True,
-        ):
-            self.tabs.addTab(widget, name)
-        for index, tip in enumerate(
-            (
-                "Pick base data, a manipulation, its strength and r; preview original and modified samples",
-                "Experiments in the store; each run's accuracy against the bar, live while it trains",
-                "Methods × manipulations: mean ± sd over passing runs; Attr% against the region's share",
-                "Heat maps of every method over the inputs, the region's contour drawn in",
-                "Attribute a pretrained classifier's predictions on your own images (no ground truth)",
-            )
-        ):
-            self.tabs.setTabToolTip(index, tip)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 16, 20, 16)
-        layout.setSpacing(10)
-        layout.addLayout(header)
-        layout.addWidget(self.tabs, 1)
-        self.setStyleSheet(PRIMARY_ACTION_STYLE)
+        widgets = (
+            FitScrollArea(self.designer),
+            self.experiments,
+            FitScrollArea(self.leaderboard_tab),
+            FitScrollArea(self.gallery_tab),
+            FitScrollArea(self.explore),
+        )
+        tips = (
+            "Pick base data, a manipulation, its strength and r; preview original and modified samples",
+            "Experiments in the store; each run's accuracy against the bar, live while it trains",
+            "Methods × manipulations: mean ± sd over passing runs; Attr% against the region's share",
+            "Heat maps of every method over the inputs, the region's contour drawn in",
+            "Attribute a pretrained classifier's predictions on your own images (no ground truth)",
+        )
+        self.tabs = tabbed_page(
+            self, "attribution", "Attribution", SUBTITLE, tuple(zip(widgets, TABS, tips, strict=True))
+        )
 
     def _experiment_box(self) -> QComboBox:
         box = QComboBox(self)
@@ -312,14 +296,15 @@ class AttributionPage(QWidget):
         self.sweep.pointActivated.connect(self.show_in_gallery)
         self.scores_export.clicked.connect(self.ask_export_scores)
         self.tabs.currentChanged.connect(self._tab_changed)
-        for button in (
-            self.leaderboard.export_button,
-            self.scatter.export_button,
-            self.sweep.export_button,
-            self.gallery.export_button,
-        ):
-            button.exported.connect(self._exported)
-            button.failed.connect(lambda exc: self._error(exc, "Export failed"))
+        notify_exports(
+            (
+                self.leaderboard.export_button,
+                self.scatter.export_button,
+                self.sweep.export_button,
+                self.gallery.export_button,
+            ),
+            self.services.notifications,
+        )
         self.explore.failed.connect(lambda exc: self._error(exc, "Explore failed"))
         jobs = self.services.jobs
         jobs.status.connect(self._on_status)
@@ -362,10 +347,7 @@ class AttributionPage(QWidget):
             self._sync_boxes()
             self._show_replicates()
         running = any(r.status in ("running", "queued") for r in self.records) or self._active_own_jobs()
-        if running and not self._poll.isActive():
-            self._poll.start()
-        elif not running:
-            self._poll.stop()
+        poll_while(self._poll, running)
 
     def _active_own_jobs(self) -> bool:
         return bool(self._own_jobs)
@@ -483,8 +465,7 @@ class AttributionPage(QWidget):
         known = job_id in self._own_jobs or any(r.job_id == job_id for r in self.records)
         if not known:
             return
-        share = f"{100 * done / total:.0f} % · " if total else ""
-        self._job_text[job_id] = f"{share}{message}".strip(" ·")
+        self._job_text[job_id] = progress_text(done, total, message)
         record = self.record()
         if record is not None and record.job_id == job_id:
             self.experiments.set_job_text(self._job_text[job_id])
@@ -640,9 +621,6 @@ class AttributionPage(QWidget):
             return
         self.services.notifications.post("info", "Exported CSV", f"{rows} rows written to {path}", where=path)
 
-    def _exported(self, kind: str, path: str) -> None:
-        self.services.notifications.post("info", f"Exported {kind}", f"written to {path}", where=path)
-
     def _tab_changed(self, index: int) -> None:
         QSettings().setValue(TAB_KEY, index)
         if self.current_tab() == "Leaderboard":
@@ -674,13 +652,13 @@ class AttributionPage(QWidget):
         self._shut_down = True
         self._poll.stop()
         jobs = self.services.jobs
-        for signal, slot in (
-            (jobs.status, self._on_status),
-            (jobs.progress, self._on_progress),
-            (jobs.error, self._on_job_error),
-        ):
-            with contextlib.suppress(RuntimeError, TypeError):
-                signal.disconnect(slot)
+        disconnect_all(
+            (
+                (jobs.status, self._on_status),
+                (jobs.progress, self._on_progress),
+                (jobs.error, self._on_job_error),
+            )
+        )
         self.designer.shutdown()
         self.explore.shutdown()
 

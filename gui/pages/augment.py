@@ -6,28 +6,27 @@ jobs do the compute."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from engine.core.errors import LanternError
 from engine.store.jobs import FINAL_JOB_STATES
-from gui.jobs_dock import RateEstimator, format_duration
 from gui.services import AppServices
-from gui.style import PRIMARY_ACTION_STYLE
+from gui.signals import disconnect_all
 from gui.widgets.augment_bank import JOB_NAME as BANK_JOB
 from gui.widgets.augment_bank import BankPanel
 from gui.widgets.augment_experiment import JOB_NAME as EXPERIMENT_JOB
 from gui.widgets.augment_experiment import ExperimentPanel, list_experiments, load_experiment_runs
 from gui.widgets.augment_views import ViewsPanel
-from gui.widgets.page_header import page_header
+from gui.widgets.figure_export import notify_exports
+from gui.widgets.job_progress import JobEtas, poll_while
+from gui.widgets.page_header import remembered_tab, tabbed_page
 
 TAB_KEY = "augment/tab"
 TABS = ("Views", "Bank", "Experiment")
@@ -49,7 +48,7 @@ class AugmentPage(QWidget):
         self.services = services
         self._bank_jobs: set[int] = set()
         self._experiment_jobs: set[int] = set()
-        self._rates: dict[int, RateEstimator] = {}
+        self._etas = JobEtas()
         self._shut_down = False
         self._poll = QTimer(self, interval=POLL_MS)
         self._poll.timeout.connect(self.refresh_experiments)
@@ -58,32 +57,31 @@ class AugmentPage(QWidget):
         self._build()
         self._register_shortcuts()
         self._connect()
-        self.tabs.setCurrentIndex(min(max(int(QSettings().value(TAB_KEY, 0) or 0), 0), len(TABS) - 1))
+        self.tabs.setCurrentIndex(remembered_tab(TAB_KEY, len(TABS)))
 
     def _build(self) -> None:
-        header, _ = page_header(self, "augment", "Augment", SUBTITLE)
         self.views = ViewsPanel(self.services.interactive, self)
         self.bank = BankPanel(self.services.interactive, self)
         self.experiment = ExperimentPanel(self)
-        self.tabs = QTabWidget(self)
-        self.tabs.setDocumentMode(True)
-        for widget, name, tip in (
-            (self.views, "Views", "Generated views of one image beside classic augmentations, with scores"),
-            (self.bank, "Bank", "Build and browse banks of K generated views per training image"),
+        self.tabs = tabbed_page(
+            self,
+            "augment",
+            "Augment",
+            SUBTITLE,
             (
-                self.experiment,
-                "Experiment",
-                "SSL with generated views at probability p against controls: linear-probe top-1 per arm",
+                (
+                    self.views,
+                    "Views",
+                    "Generated views of one image beside classic augmentations, with scores",
+                ),
+                (self.bank, "Bank", "Build and browse banks of K generated views per training image"),
+                (
+                    self.experiment,
+                    "Experiment",
+                    "SSL with generated views at probability p against controls: linear-probe top-1 per arm",
+                ),
             ),
-        ):
-            self.tabs.addTab(widget, name)
-            self.tabs.setTabToolTip(self.tabs.count() - 1, tip)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 16, 20, 16)
-        layout.setSpacing(10)
-        layout.addLayout(header)
-        layout.addWidget(self.tabs, 1)
-        self.setStyleSheet(PRIMARY_ACTION_STYLE)
+        )
 
     def _register_shortcuts(self) -> None:
         shortcuts = self.services.shortcuts
@@ -114,14 +112,15 @@ class AugmentPage(QWidget):
         self.experiment.form.run_requested.connect(self.start_experiment)
         self.experiment.experiment_chosen.connect(lambda _job: self.refresh_experiments())
         self.experiment.cancel_requested.connect(self.cancel_experiment)
-        for button in (
-            self.views.export_button,
-            self.bank.export_button,
-            self.experiment.export_button,
-            self.experiment.loss_export,
-        ):
-            button.exported.connect(self._exported)
-            button.failed.connect(lambda exc: self._error(exc, "Export failed"))
+        notify_exports(
+            (
+                self.views.export_button,
+                self.bank.export_button,
+                self.experiment.export_button,
+                self.experiment.loss_export,
+            ),
+            self.services.notifications,
+        )
         jobs = self.services.jobs
         jobs.status.connect(self._on_status)
         jobs.progress.connect(self._on_progress)
@@ -178,7 +177,7 @@ class AugmentPage(QWidget):
             (self.bank if job == BANK_JOB else self.experiment.form).show_error(exc)
             self._error(exc, "Bank not started" if job == BANK_JOB else "Experiment not started")
             return None
-        self._rates[handle.job_id] = RateEstimator()
+        self._etas.start(handle.job_id)
         return int(handle.job_id)
 
     def start_bank(self, spec: dict[str, Any]) -> int | None:
@@ -233,30 +232,18 @@ class AugmentPage(QWidget):
             self._error(exc, "Experiments could not be read")
             return
         self.experiment.set_runs(runs)
-        running = any(e.running for e in entries)
-        if (running or self._experiment_jobs) and not self._poll.isActive():
-            self._poll.start()
-        elif not running and not self._experiment_jobs:
-            self._poll.stop()
-
-    def _progress_text(self, job_id: int, done: float, total: float, message: str) -> str:
-        rate = self._rates.setdefault(job_id, RateEstimator())
-        rate.add(time.monotonic(), done)
-        eta = rate.eta(done, total)
-        share = f"{100 * done / total:.0f} % · " if total else ""
-        left = f" · ETA {format_duration(eta)}" if eta is not None else ""
-        return f"Job #{job_id}: {share}{message}".strip(" ·") + left
+        poll_while(self._poll, any(e.running for e in entries) or bool(self._experiment_jobs))
 
     def _on_progress(self, job_id: int, done: float, total: float, message: str) -> None:
         if job_id in self._bank_jobs:
-            self.bank.job_label.setText(self._progress_text(job_id, done, total, message))
+            self.bank.job_label.setText(self._etas.text(job_id, done, total, message))
         elif job_id in self._experiment_jobs:
-            self.experiment.set_job_text(self._progress_text(job_id, done, total, message))
+            self.experiment.set_job_text(self._etas.text(job_id, done, total, message))
 
     def _on_status(self, job_id: int, status: str, _message: str) -> None:
         final = status in FINAL_JOB_STATES
         if final:
-            self._rates.pop(job_id, None)
+            self._etas.forget(job_id)
         if job_id in self._bank_jobs:
             if final:
                 self._bank_jobs.discard(job_id)
@@ -284,9 +271,6 @@ class AugmentPage(QWidget):
             self._error(error, "The experiment failed")
 
     # messages
-    def _exported(self, kind: str, path: str) -> None:
-        self.services.notifications.post("info", f"Exported {kind}", f"written to {path}", where=path)
-
     def _error(self, error: BaseException | dict[str, Any], title: str) -> None:
         self.services.notifications.post_error(error, title=title)
 
@@ -300,13 +284,13 @@ class AugmentPage(QWidget):
         self.views.shutdown()
         self.bank.shutdown()
         jobs = self.services.jobs
-        for signal, slot in (
-            (jobs.status, self._on_status),
-            (jobs.progress, self._on_progress),
-            (jobs.error, self._on_job_error),
-        ):
-            with contextlib.suppress(RuntimeError, TypeError):
-                signal.disconnect(slot)
+        disconnect_all(
+            (
+                (jobs.status, self._on_status),
+                (jobs.progress, self._on_progress),
+                (jobs.error, self._on_job_error),
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -5,20 +5,21 @@ the interactive engine do the compute."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from engine.core.errors import LanternError
 from engine.store.jobs import FINAL_JOB_STATES
 from gui.services import AppServices
-from gui.style import PRIMARY_ACTION_STYLE
-from gui.widgets.page_header import page_header
+from gui.signals import disconnect_all
+from gui.widgets.figure_export import notify_exports
+from gui.widgets.job_progress import poll_while, progress_text
+from gui.widgets.page_header import remembered_tab, tabbed_page
 from gui.widgets.rl_compare import ComparePanel
 from gui.widgets.rl_player import CHECKPOINTS_OP, PlayerPanel, parse_checkpoints
 from gui.widgets.rl_train import JOB_NAME, TrainPanel, load_run_curves
@@ -48,40 +49,35 @@ class RelationalPage(QWidget):
         self._poll.timeout.connect(self.refresh_runs)
         self._build()
         self._connect()
-        self.tabs.setCurrentIndex(min(max(int(QSettings().value(TAB_KEY, 0) or 0), 0), len(TABS) - 1))
+        self.tabs.setCurrentIndex(remembered_tab(TAB_KEY, len(TABS)))
 
     def _build(self) -> None:
-        header, _ = page_header(self, "relational", "Relational", SUBTITLE)
-
         self.train = TrainPanel(self)
         self.player = PlayerPanel(self.services.interactive, self)
         self.compare = ComparePanel(self.services.interactive, self)
-        self.tabs = QTabWidget(self)
-        self.tabs.setDocumentMode(True)
-        for widget, name, tip in (
-            (self.train, "Train", "Level family, agent and PPO settings; fraction solved against steps"),
+        self.tabs = tabbed_page(
+            self,
+            "relational",
+            "Relational",
+            SUBTITLE,
             (
-                self.player,
-                "Player",
-                "Replay an episode step by step with the agent's attention over the grid",
+                (self.train, "Train", "Level family, agent and PPO settings; fraction solved against steps"),
+                (
+                    self.player,
+                    "Player",
+                    "Replay an episode step by step with the agent's attention over the grid",
+                ),
+                (self.compare, "Compare", "Two checkpoints on the same level, stepping together"),
             ),
-            (self.compare, "Compare", "Two checkpoints on the same level, stepping together"),
-        ):
-            self.tabs.addTab(widget, name)
-            self.tabs.setTabToolTip(self.tabs.count() - 1, tip)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 16, 20, 16)
-        layout.setSpacing(10)
-        layout.addLayout(header)
-        layout.addWidget(self.tabs, 1)
-        self.setStyleSheet(PRIMARY_ACTION_STYLE)
+        )
 
     def _connect(self) -> None:
         self.tabs.currentChanged.connect(self._tab_changed)
         self.train.start_requested.connect(self.start_training)
-        for button in (self.train.export_button, self.player.export_button, self.compare.export_button):
-            button.exported.connect(self._exported)
-            button.failed.connect(lambda exc: self._error(exc, "Export failed"))
+        notify_exports(
+            (self.train.export_button, self.player.export_button, self.compare.export_button),
+            self.services.notifications,
+        )
         self.player.failed.connect(lambda exc: self._error(exc, "The episode could not be loaded"))
         self.compare.failed.connect(lambda exc: self._error(exc, "The episode could not be loaded"))
         interactive = self.services.interactive
@@ -167,17 +163,12 @@ class RelationalPage(QWidget):
             self._error(exc, "Training runs could not be read")
             return
         self.train.set_runs(runs)
-        running = any(r.status in ("running", "queued") for r in runs) or bool(self._own_jobs)
-        if running and not self._poll.isActive():
-            self._poll.start()
-        elif not running:
-            self._poll.stop()
+        poll_while(self._poll, any(r.status in ("running", "queued") for r in runs) or bool(self._own_jobs))
 
     def _on_progress(self, job_id: int, done: float, total: float, message: str) -> None:
         if job_id not in self._own_jobs:
             return
-        share = f"{100 * done / total:.0f} % · " if total else ""
-        self.train.job_label.setText(f"Job #{job_id}: {share}{message}".strip(" ·"))
+        self.train.job_label.setText(progress_text(done, total, message, job_id=job_id))
 
     def _on_status(self, job_id: int, status: str, _message: str) -> None:
         if job_id not in self._own_jobs:
@@ -192,9 +183,6 @@ class RelationalPage(QWidget):
             self._error(error, "Training failed")
 
     # messages
-    def _exported(self, kind: str, path: str) -> None:
-        self.services.notifications.post("info", f"Exported {kind}", f"written to {path}", where=path)
-
     def _error(self, error: BaseException | dict[str, Any], title: str) -> None:
         self.services.notifications.post_error(error, title=title)
 
@@ -206,15 +194,15 @@ class RelationalPage(QWidget):
         self._poll.stop()
         self.player.shutdown()
         self.compare.shutdown()
-        for signal, slot in (
-            (self.services.interactive.answered, self._answered),
-            (self.services.interactive.failed, self._failed),
-            (self.services.jobs.status, self._on_status),
-            (self.services.jobs.progress, self._on_progress),
-            (self.services.jobs.error, self._on_job_error),
-        ):
-            with contextlib.suppress(RuntimeError, TypeError):
-                signal.disconnect(slot)
+        disconnect_all(
+            (
+                (self.services.interactive.answered, self._answered),
+                (self.services.interactive.failed, self._failed),
+                (self.services.jobs.status, self._on_status),
+                (self.services.jobs.progress, self._on_progress),
+                (self.services.jobs.error, self._on_job_error),
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ from engine.attribution.types import ImageSet, ModifiedImages, ModifiedTexts, Te
 from engine.core.errors import LanternError
 from engine.demo.fashion_mnist import CLASS_NAMES
 from gui.style import ACCENT, INK, MUTED
+from gui.widgets.pixels import pixels_to_qimage
 
 DESIGN_KEY = "attribution/design"
 BASES = {
@@ -286,12 +287,7 @@ def to_qimage(image: np.ndarray, *, channels_last: bool = False) -> QImage:
         array = array.transpose(1, 2, 0)
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
-    pixels = np.ascontiguousarray(np.clip(array * 255 + 0.5, 0, 255).astype(np.uint8))
-    if pixels.ndim == 2:
-        height, width = pixels.shape
-        return QImage(pixels.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
-    height, width, _ = pixels.shape
-    return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    return pixels_to_qimage(np.clip(array * 255 + 0.5, 0, 255).astype(np.uint8))
 
 
 def region_outline(mask: np.ndarray, rect: QRectF) -> QPainterPath:

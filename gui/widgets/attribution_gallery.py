@@ -48,6 +48,7 @@ from engine.attribution.types import Gallery
 from engine.core.errors import LanternError
 from gui.widgets.attribution_leaderboard import METHOD_ORDER, display_title, method_colour
 from gui.widgets.figure_export import ExportButton
+from gui.widgets.pixels import pixels_to_qimage
 
 HEAT_MAP = "inferno"  # perceptually uniform, dark to bright: low attribution stays out of the way
 CONTOUR = QColor("#22d3ee")  # cyan: apart from every colour of the heat map and from grey inputs
@@ -184,9 +185,7 @@ def contour_thickness(longest: int) -> int:
 
 def to_qimage(rgb: np.ndarray) -> QImage:
     """uint8 [h, w, 3] -> a QImage that owns its pixels."""
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    height, width = rgb.shape[:2]
-    return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    return pixels_to_qimage(rgb)
 
 
 def region_score(attribution: np.ndarray, mask: np.ndarray) -> float:

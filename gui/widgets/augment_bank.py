@@ -4,7 +4,6 @@ one), and a browser that pages through a bank's sources, each beside its K views
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,16 +22,15 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.core.errors import LanternError
 from gui.interactive_bridge import InteractiveBridge
+from gui.signals import disconnect_all
 from gui.style import MUTED, STATUS_COLORS
 from gui.widgets.augment_views import (
     MAX_SEED,
@@ -40,11 +38,12 @@ from gui.widgets.augment_views import (
     GeneratorChooser,
     GeneratorInfo,
     TileGrid,
+    chosen_dataset,
     decode_images,
-    error_text,
     fill_datasets,
 )
 from gui.widgets.figure_export import ExportButton
+from gui.widgets.form_parts import ErrorLabel, error_text, form_beside, send_form, spin_box, table_item
 
 BANKS_OP = "augment.banks"
 BANK_PAGE_OP = "augment.bank_page"
@@ -200,25 +199,6 @@ def _number(summary: dict[str, Any], key: str, percent: bool = False) -> str:
     return f"{100 * value:.1f} %" if percent else f"{value:.3f}"
 
 
-def _item(text: str, value: Any = None, right: bool = False) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-    if value is not None:
-        item.setData(Qt.ItemDataRole.UserRole, value)
-    if right:
-        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return item
-
-
-def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(low, high)
-    spin.setValue(value)
-    spin.setToolTip(tip)
-    spin.setGroupSeparatorShown(high >= 10_000)
-    return spin
-
-
 class BankPanel(QWidget):
     """Form (left), banks and the browser (right). `build_requested(spec)` and `resume_requested(spec)` carry
     "augment.bank" specs; the page submits them as jobs (progress, ETA and Cancel in the Jobs dock)."""
@@ -245,10 +225,10 @@ class BankPanel(QWidget):
         self.dataset_box = QComboBox()
         self.dataset_box.setToolTip("The dataset whose training images get K views each")
         self.generator = GeneratorChooser()
-        self.k_spin = _spin(1, 64, DEFAULT_K, "Views per image (the paper: 10)")
-        self.limit_spin = _spin(0, 10_000_000, DEFAULT_LIMIT, "Images of the train split (0: all of them)")
+        self.k_spin = spin_box(1, 64, DEFAULT_K, "Views per image (the paper: 10)")
+        self.limit_spin = spin_box(0, 10_000_000, DEFAULT_LIMIT, "Images of the train split (0: all of them)")
         self.limit_spin.setSpecialValueText("all")
-        self.seed_spin = _spin(0, MAX_SEED, 0, "The same seed gives the same bank")
+        self.seed_spin = spin_box(0, MAX_SEED, 0, "The same seed gives the same bank")
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("e.g. fmnist-lantern-k10")
         self.name_edit.setToolTip("The bank's name (default: dataset, generator and K)")
@@ -256,10 +236,7 @@ class BankPanel(QWidget):
         self.build_button.setObjectName("primaryAction")
         self.build_button.setToolTip("Start the bank job (Ctrl+Return); it can be cancelled and resumed")
         self.build_button.clicked.connect(self.build)
-        self.error_label = QLabel()
-        self.error_label.setProperty("role", "error")
-        self.error_label.setWordWrap(True)
-        self.error_label.hide()
+        self.error_label = ErrorLabel()
         self.job_label = QLabel()
         self.job_label.setProperty("role", "muted")
         self.job_label.setWordWrap(True)
@@ -281,13 +258,6 @@ class BankPanel(QWidget):
         left_layout.addWidget(self.error_label)
         left_layout.addWidget(self.job_label)
         left_layout.addStretch(1)
-        left_scroll = QScrollArea()
-        left_scroll.setWidget(left)
-        left_scroll.setWidgetResizable(True)
-        left_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        left_scroll.setMinimumWidth(330)
-        left_scroll.setMaximumWidth(420)
 
         self.table = QTableWidget(0, len(BANK_COLUMNS))
         self.table.setHorizontalHeaderLabels(list(BANK_COLUMNS))
@@ -354,14 +324,7 @@ class BankPanel(QWidget):
         right.setStretchFactor(1, 3)
         right.setSizes([200, 600])
         right.setChildrenCollapsible(False)
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(left_scroll)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setChildrenCollapsible(False)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 8, 0, 0)
-        layout.addWidget(splitter)
+        form_beside(self, left, right, 330, 420)
 
     # the catalogue (from the Views tab's listing)
     def set_datasets(self, datasets: list[DatasetInfo]) -> None:
@@ -373,9 +336,7 @@ class BankPanel(QWidget):
     # the form
     def spec(self) -> dict[str, Any]:
         """The "augment.bank" spec the form says; raises LanternError when something is missing."""
-        dataset = self.dataset_box.currentData()
-        if not dataset:
-            raise LanternError("no dataset is chosen", "dataset", "wait for the datasets to be listed")
+        dataset = chosen_dataset(self.dataset_box)
         generator = self.generator.request_args()
         k = int(self.k_spin.value())
         limit = int(self.limit_spin.value())
@@ -392,14 +353,7 @@ class BankPanel(QWidget):
         }
 
     def build(self) -> dict[str, Any] | None:
-        try:
-            spec = self.spec()
-        except LanternError as exc:
-            self.show_error(exc)
-            return None
-        self.show_error(None)
-        self.build_requested.emit(spec)
-        return spec
+        return send_form(self.spec, self.show_error, self.build_requested)
 
     def resume(self) -> dict[str, Any] | None:
         bank = self.current_bank()
@@ -412,12 +366,7 @@ class BankPanel(QWidget):
         return spec
 
     def show_error(self, error: LanternError | None) -> None:
-        if error is None:
-            self.error_label.clear()
-            self.error_label.hide()
-            return
-        self.error_label.setText(error_text(error))
-        self.error_label.show()
+        self.error_label.show_error(error)
 
     def waiting(self) -> bool:
         """Whether a listing or a page is being read."""
@@ -465,21 +414,21 @@ class BankPanel(QWidget):
         self.table.setRowCount(len(self.banks))
         for row, bank in enumerate(self.banks):
             share = f"{bank.done:,} / {bank.images:,}" if bank.images else f"{bank.done:,}"
-            status = _item(bank.status or ("complete" if bank.complete else "incomplete"))
+            status = table_item(bank.status or ("complete" if bank.complete else "incomplete"))
             shade = {"complete": "done", "building": "running"}.get(bank.status, bank.status)
             status.setForeground(QColor(STATUS_COLORS.get(shade, MUTED)))
             settings = ", ".join(f"{k} {v:g}" for k, v in bank.settings.items() if isinstance(v, int | float))
-            generator = _item(bank.generator + (f" ({settings})" if settings else ""))
+            generator = table_item(bank.generator + (f" ({settings})" if settings else ""))
             cells = [
-                _item(f"#{bank.id} {bank.name}", bank.id),
-                _item(bank.dataset),
+                table_item(f"#{bank.id} {bank.name}", bank.id),
+                table_item(bank.dataset),
                 generator,
-                _item(str(bank.k), right=True),
-                _item(share, right=True),
+                table_item(str(bank.k), right=True),
+                table_item(share, right=True),
                 status,
-                _item(_number(bank.summary, "similarity_mean"), right=True),
-                _item(_number(bank.summary, "label_kept_rate", percent=True), right=True),
-                _item(_number(bank.summary, "diversity_mean"), right=True),
+                table_item(_number(bank.summary, "similarity_mean"), right=True),
+                table_item(_number(bank.summary, "label_kept_rate", percent=True), right=True),
+                table_item(_number(bank.summary, "diversity_mean"), right=True),
             ]
             for column, item in enumerate(cells):
                 self.table.setItem(row, column, item)
@@ -579,9 +528,6 @@ class BankPanel(QWidget):
     def shutdown(self) -> None:
         self._shut_down = True
         if self.interactive is not None:
-            for signal, slot in (
-                (self.interactive.answered, self._answered),
-                (self.interactive.failed, self._failed),
-            ):
-                with contextlib.suppress(RuntimeError, TypeError):
-                    signal.disconnect(slot)
+            disconnect_all(
+                ((self.interactive.answered, self._answered), (self.interactive.failed, self._failed))
+            )

@@ -29,19 +29,23 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
-    QSpinBox,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.core.errors import LanternError
 from engine.store.database import Store
-from gui.widgets.augment_views import DatasetInfo, GeneratorChooser, GeneratorInfo, error_text, fill_datasets
+from gui.widgets.augment_views import (
+    DatasetInfo,
+    GeneratorChooser,
+    GeneratorInfo,
+    chosen_dataset,
+    fill_datasets,
+)
 from gui.widgets.figure_export import ExportButton, export_table_csv
+from gui.widgets.form_parts import ErrorLabel, form_beside, send_form, spin_box, table_item
 
 JOB_NAME = "ssl.experiment"
 RUN_KIND = "ssl"
@@ -302,16 +306,6 @@ def percent(value: tuple[float, float] | None) -> str:
     return f"{100 * mean:.1f} ± {100 * std:.1f} %"
 
 
-def _item(text: str, value: Any = None, right: bool = False) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-    if value is not None:
-        item.setData(Qt.ItemDataRole.UserRole, value)
-    if right:
-        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return item
-
-
 class ResultsTable(QTableWidget):
     """Rows: arms. Per method: linear-probe top-1 (mean ± sd), kNN top-1 (mean ± sd), seeds done."""
 
@@ -340,7 +334,7 @@ class ResultsTable(QTableWidget):
         self.setRowCount(len(arms))
         by_key = {(r.arm, r.method): r for r in rows}
         for row, arm in enumerate(arms):
-            name = _item(arm_title(arm), arm)
+            name = table_item(arm_title(arm), arm)
             name.setForeground(arm_colour(arm, arms))
             self.setItem(row, 0, name)
             for index, method in enumerate(methods):
@@ -348,7 +342,7 @@ class ResultsTable(QTableWidget):
                 column = 1 + 3 * index
                 if cell is None:
                     continue
-                linear = _item(percent(cell.linear_mean_std), cell.linear_mean_std, right=True)
+                linear = table_item(percent(cell.linear_mean_std), cell.linear_mean_std, right=True)
                 linear.setToolTip(
                     "seeds: " + ", ".join(f"{100 * v:.1f} %" for v in cell.linear) if cell.linear else ""
                 )
@@ -357,9 +351,9 @@ class ResultsTable(QTableWidget):
                 linear.setFont(font)
                 self.setItem(row, column, linear)
                 self.setItem(
-                    row, column + 1, _item(percent(cell.knn_mean_std), cell.knn_mean_std, right=True)
+                    row, column + 1, table_item(percent(cell.knn_mean_std), cell.knn_mean_std, right=True)
                 )
-                self.setItem(row, column + 2, _item(f"{cell.done}/{cell.runs}", cell.done, right=True))
+                self.setItem(row, column + 2, table_item(f"{cell.done}/{cell.runs}", cell.done, right=True))
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
@@ -523,15 +517,6 @@ class LossCurves(QWidget):
         return [float(x) for x in item.xData], [float(y) for y in item.yData]
 
 
-def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(low, high)
-    spin.setValue(value)
-    spin.setToolTip(tip)
-    spin.setGroupSeparatorShown(high >= 10_000)
-    return spin
-
-
 class ExperimentForm(QWidget):
     """The experiment's config: data, methods, arms and controls, seeds, the generator of the bank, SSL."""
 
@@ -542,7 +527,9 @@ class ExperimentForm(QWidget):
         self.name_edit = QLineEdit("generative views")
         self.name_edit.setToolTip("The experiment's name")
         self.dataset_box = QComboBox()
-        self.limit_spin = _spin(0, 10_000_000, 2000, "Training images used (0: all); the test split probes")
+        self.limit_spin = spin_box(
+            0, 10_000_000, 2000, "Training images used (0: all); the test split probes"
+        )
         self.limit_spin.setSpecialValueText("all")
         self.method_checks: dict[str, QCheckBox] = {}
         methods = QWidget()
@@ -565,7 +552,7 @@ class ExperimentForm(QWidget):
             check.setChecked(True)
             self.control_checks[name] = check
             control_layout.addWidget(check)
-        self.seeds_spin = _spin(1, 20, 3, "Seeds per arm and method (the spread needs 3 or more)")
+        self.seeds_spin = spin_box(1, 20, 3, "Seeds per arm and method (the spread needs 3 or more)")
         self.draw_box = QComboBox()
         for key, title in DRAWS:
             self.draw_box.addItem(title, key)
@@ -574,9 +561,9 @@ class ExperimentForm(QWidget):
         )
         self.generator = GeneratorChooser()
         # The CLI's defaults (engine.ssl.experiment_config), sized for a CPU: K 4, 10 epochs, 2,000 images.
-        self.k_spin = _spin(1, 64, 4, "Generated views per image in the bank (the paper: 10)")
-        self.epochs_spin = _spin(1, 10_000, 10, "SSL epochs (the same for every arm)")
-        self.batch_spin = _spin(2, 65_536, 256, "SSL batch size")
+        self.k_spin = spin_box(1, 64, 4, "Generated views per image in the bank (the paper: 10)")
+        self.epochs_spin = spin_box(1, 10_000, 10, "SSL epochs (the same for every arm)")
+        self.batch_spin = spin_box(2, 65_536, 256, "SSL batch size")
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setDecimals(5)
         self.lr_spin.setRange(0.0, 10.0)
@@ -584,16 +571,13 @@ class ExperimentForm(QWidget):
         self.lr_spin.setValue(0.0)
         self.lr_spin.setSpecialValueText("method default")
         self.lr_spin.setToolTip("Learning rate (at the left end: the method's default)")
-        self.width_spin = _spin(4, 512, 32, "Backbone width (channels of the first stage)")
-        self.probe_spin = _spin(1, 10_000, 100, "Epochs of the linear probe on the frozen backbone")
+        self.width_spin = spin_box(4, 512, 32, "Backbone width (channels of the first stage)")
+        self.probe_spin = spin_box(1, 10_000, 100, "Epochs of the linear probe on the frozen backbone")
         self.run_button = QPushButton("Run experiment")
         self.run_button.setObjectName("primaryAction")
         self.run_button.setToolTip("Start the experiment job (Ctrl+Return)")
         self.run_button.clicked.connect(self.run)
-        self.error_label = QLabel()
-        self.error_label.setProperty("role", "error")
-        self.error_label.setWordWrap(True)
-        self.error_label.hide()
+        self.error_label = ErrorLabel()
 
         data = QGroupBox("Data and arms")
         data_form = QFormLayout(data)
@@ -635,9 +619,7 @@ class ExperimentForm(QWidget):
 
     def params(self) -> dict[str, Any]:
         """The job's params {config, experiment_name}; raises LanternError for a form that cannot run."""
-        dataset = self.dataset_box.currentData()
-        if not dataset:
-            raise LanternError("no dataset is chosen", "dataset", "wait for the datasets to be listed")
+        dataset = chosen_dataset(self.dataset_box)
         methods = [name for name, check in self.method_checks.items() if check.isChecked()]
         if not methods:
             raise LanternError("no SSL method is ticked", "methods", "tick at least one method")
@@ -674,22 +656,10 @@ class ExperimentForm(QWidget):
         return {"config": config, "experiment_name": self.name_edit.text().strip() or "experiment"}
 
     def run(self) -> dict[str, Any] | None:
-        try:
-            params = self.params()
-        except LanternError as exc:
-            self.show_error(exc)
-            return None
-        self.show_error(None)
-        self.run_requested.emit(params)
-        return params
+        return send_form(self.params, self.show_error, self.run_requested)
 
     def show_error(self, error: LanternError | None) -> None:
-        if error is None:
-            self.error_label.clear()
-            self.error_label.hide()
-            return
-        self.error_label.setText(error_text(error))
-        self.error_label.show()
+        self.error_label.show_error(error)
 
 
 class ExperimentPanel(QWidget):
@@ -703,13 +673,6 @@ class ExperimentPanel(QWidget):
         self.experiments: list[ExperimentEntry] = []
         self.runs: list[SSLRun] = []
         self.form = ExperimentForm()
-        form_scroll = QScrollArea()
-        form_scroll.setWidget(self.form)
-        form_scroll.setWidgetResizable(True)
-        form_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        form_scroll.setMinimumWidth(360)
-        form_scroll.setMaximumWidth(450)
 
         self.experiment_box = QComboBox()
         self.experiment_box.setMinimumWidth(260)
@@ -781,14 +744,7 @@ class ExperimentPanel(QWidget):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addLayout(bar)
         right_layout.addWidget(plots, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(form_scroll)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setChildrenCollapsible(False)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 8, 0, 0)
-        layout.addWidget(splitter)
+        form_beside(self, self.form, right, 360, 450)
 
     def set_experiments(self, experiments: list[ExperimentEntry], select: int | None = None) -> None:
         """List the experiments (newest first), keeping the choice or choosing `select`."""

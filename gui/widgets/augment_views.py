@@ -6,7 +6,6 @@ settings form built from a generator's setting specs."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSpinBox,
-    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -36,8 +34,11 @@ from PySide6.QtWidgets import (
 
 from engine.core.errors import LanternError
 from gui.interactive_bridge import InteractiveBridge
+from gui.signals import disconnect_all
 from gui.style import ACCENT
 from gui.widgets.figure_export import ExportButton
+from gui.widgets.form_parts import ErrorLabel, fill_choices, form_beside, muted_label
+from gui.widgets.pixels import pixels_to_qimage
 from gui.widgets.rl_player import decode_array
 
 DATASETS_OP = "augment.datasets"
@@ -64,11 +65,6 @@ def _error(error: Any, op: str) -> LanternError:
     return error if isinstance(error, LanternError) else LanternError(str(error), op)
 
 
-def error_text(error: LanternError) -> str:
-    """A LanternError as the page shows it under a form: what, then what to do."""
-    return error.what + (f" ({error.hint})" if error.hint else "")
-
-
 def decode_images(answer: Any, name: str, op: str, ndim: int) -> np.ndarray:
     """A uint8 image array of an op's answer ({"data": base64, "shape", "dtype"}) with `ndim` dimensions;
     a missing or malformed one is a LanternError naming the op (not a crash)."""
@@ -90,12 +86,7 @@ def decode_images(answer: Any, name: str, op: str, ndim: int) -> np.ndarray:
 
 def to_qimage(image: np.ndarray) -> QImage:
     """uint8 [C, H, W] (C 1 or 3) as a QImage that owns its pixels."""
-    channels, height, width = image.shape
-    if channels == 1:
-        pixels = np.ascontiguousarray(image[0])
-        return QImage(pixels.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
-    pixels = np.ascontiguousarray(np.transpose(image, (1, 2, 0)))
-    return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    return pixels_to_qimage(image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0)))
 
 
 # the op answers
@@ -535,38 +526,39 @@ class SettingsForm(QWidget):
 
 def fill_generators(box: QComboBox, generators: list[GeneratorInfo]) -> None:
     """List generators in a combo, keeping the chosen one; one that cannot run is shown but disabled."""
-    chosen = box.currentData()
-    box.blockSignals(True)
-    box.clear()
-    for info in generators:
-        box.addItem(info.title, info.name)
-        index = box.count() - 1
-        tip = info.description + (f"\nNot available: {info.reason}" if not info.available else "")
-        box.setItemData(index, tip.strip(), Qt.ItemDataRole.ToolTipRole)
-        if not info.available:
-            box.model().item(index).setEnabled(False)
-    found = box.findData(chosen)
-    if found < 0:
-        found = next((i for i, g in enumerate(generators) if g.available), 0)
-    box.setCurrentIndex(found)
-    box.blockSignals(False)
+    fill_choices(
+        box,
+        [
+            (
+                info.title,
+                info.name,
+                (
+                    info.description + (f"\nNot available: {info.reason}" if not info.available else "")
+                ).strip(),
+                info.available,
+            )
+            for info in generators
+        ],
+    )
 
 
 def fill_datasets(box: QComboBox, datasets: list[DatasetInfo]) -> None:
-    chosen = box.currentData()
-    box.blockSignals(True)
-    box.clear()
-    for info in datasets:
-        box.addItem(info.label, info.name)
-        index = box.count() - 1
-        if not info.available:
-            box.setItemData(index, f"Not available: {info.reason}", Qt.ItemDataRole.ToolTipRole)
-            box.model().item(index).setEnabled(False)
-    found = box.findData(chosen)
-    if found < 0:
-        found = next((i for i, d in enumerate(datasets) if d.available), 0)
-    box.setCurrentIndex(found)
-    box.blockSignals(False)
+    """List datasets in a combo, keeping the chosen one; one that cannot be read is shown but disabled."""
+    fill_choices(
+        box,
+        [
+            (info.label, info.name, "" if info.available else f"Not available: {info.reason}", info.available)
+            for info in datasets
+        ],
+    )
+
+
+def chosen_dataset(box: QComboBox) -> str:
+    """The dataset a form's box names; a LanternError while none is chosen (the listing has not come yet)."""
+    dataset = box.currentData()
+    if not dataset:
+        raise LanternError("no dataset is chosen", "dataset", "wait for the datasets to be listed")
+    return str(dataset)
 
 
 class GeneratorChooser(QWidget):
@@ -664,13 +656,6 @@ class GeneratorChooser(QWidget):
         return {"generator": info.name, "checkpoint": checkpoint, "settings": self.settings.values()}
 
 
-def _muted(text: str, parent: QWidget) -> QLabel:
-    label = QLabel(text, parent)
-    label.setProperty("role", "muted")
-    label.setWordWrap(True)
-    return label
-
-
 class SourcePicker(QWidget):
     """A page of thumbnails of the dataset's train images; a click picks the source."""
 
@@ -690,7 +675,7 @@ class SourcePicker(QWidget):
             button.setFixedWidth(34)
         self.back_button.clicked.connect(lambda: self._turn(-1))
         self.next_button.clicked.connect(lambda: self._turn(1))
-        self.page_label = _muted("", self)
+        self.page_label = muted_label("", self)
         bar = QHBoxLayout()
         bar.addWidget(self.back_button)
         bar.addWidget(self.page_label, 1)
@@ -809,11 +794,7 @@ class ViewsPanel(QWidget):
         self.cancel_button.setToolTip("Stop after the view being made")
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
-        self.error_label = QLabel(self)
-        self.error_label.setProperty("role", "error")
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.hide()
+        self.error_label = ErrorLabel(self)
 
         source_box = QGroupBox("Source image", self)
         source_layout = QVBoxLayout(source_box)
@@ -837,13 +818,6 @@ class ViewsPanel(QWidget):
         form_layout.addLayout(buttons)
         form_layout.addWidget(self.error_label)
         form_layout.addStretch(1)
-        form_scroll = QScrollArea(self)
-        form_scroll.setWidget(form)
-        form_scroll.setWidgetResizable(True)
-        form_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        form_scroll.setMinimumWidth(PICKER_COLUMNS * 48 + 60)
-        form_scroll.setMaximumWidth(PICKER_COLUMNS * 48 + 110)
 
         # The figure: what Export writes.
         self.figure = QFrame(self)
@@ -855,7 +829,7 @@ class ViewsPanel(QWidget):
         self.title_label.setWordWrap(True)
         self.title_label.setProperty("role", "section")
         self.title_label.setStyleSheet("font-size: 12pt; font-weight: 600;")
-        self.status_label = _muted("Pick a source image and a generator, then Generate.", self.figure)
+        self.status_label = muted_label("Pick a source image and a generator, then Generate.", self.figure)
         self.grid = TileGrid(GRID_COLUMNS, 112, self.figure, reflow=True)
         self.summary_label = QLabel(self.figure)
         self.summary_label.setWordWrap(True)
@@ -864,8 +838,8 @@ class ViewsPanel(QWidget):
         classic_title.setWordWrap(True)
         classic_title.setStyleSheet("font-weight: 600;")
         self.classic_grid = TileGrid(GRID_COLUMNS, 112, self.figure, reflow=True)
-        self.classic_label = _muted("", self.figure)
-        self.legend_label = _muted(
+        self.classic_label = muted_label("", self.figure)
+        self.legend_label = muted_label(
             "Under each view: cosine similarity to the source in an independent encoder; ✓ the classifier "
             "still sees the source's class, ✗ it does not. The framed tile is the source.",
             self.figure,
@@ -893,14 +867,7 @@ class ViewsPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         right_layout.addWidget(scroll, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(form_scroll)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setChildrenCollapsible(False)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 8, 0, 0)
-        layout.addWidget(splitter)
+        form_beside(self, form, right, PICKER_COLUMNS * 48 + 60, PICKER_COLUMNS * 48 + 110)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     # requests
@@ -1112,21 +1079,14 @@ class ViewsPanel(QWidget):
         self.finished.emit(how)
 
     def show_error(self, error: LanternError | None) -> None:
-        if error is None:
-            self.error_label.clear()
-            self.error_label.hide()
-            return
-        self.error_label.setText(error_text(error))
-        self.error_label.show()
-        self.failed.emit(error)
+        self.error_label.show_error(error)
+        if error is not None:
+            self.failed.emit(error)
 
     def shutdown(self) -> None:
         self._shut_down = True
         self._stream = None
         if self.interactive is not None:
-            for signal, slot in (
-                (self.interactive.answered, self._answered),
-                (self.interactive.failed, self._failed),
-            ):
-                with contextlib.suppress(RuntimeError, TypeError):
-                    signal.disconnect(slot)
+            disconnect_all(
+                ((self.interactive.answered, self._answered), (self.interactive.failed, self._failed))
+            )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -276,3 +276,14 @@ class ExportButton(QToolButton):
                 QMessageBox.warning(self, "Export failed", exc.message)
             return
         self.exported.emit(kind, str(path))
+
+
+def notify_exports(buttons: Iterable[ExportButton], notifications: Any) -> None:
+    """A page's Export buttons post a notice naming the file written (Open shows it), or an error notice."""
+    for button in buttons:
+        button.exported.connect(
+            lambda kind, path: notifications.post(
+                "info", f"Exported {kind}", f"written to {path}", where=path
+            )
+        )
+        button.failed.connect(lambda exc: notifications.post_error(exc, title="Export failed"))

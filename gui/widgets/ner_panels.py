@@ -31,17 +31,11 @@ from PySide6.QtWidgets import (
 from engine.ner.agreement import KAPPA_BIO_MEANING, PER_LABEL_MEANING, SPAN_F1_MEANING, Agreement
 from engine.ner.formats.schemes import tags_to_spans
 from gui.style import INK, MUTED
+from gui.widgets.form_parts import muted_label
 from gui.widgets.metric_plot import MetricPlot
 from gui.widgets.ner_sentence import label_colour
 
 LEARNING_CURVE_METRIC = "test_f1"
-
-
-def _muted(text: str, parent: QWidget) -> QLabel:
-    label = QLabel(text, parent)
-    label.setProperty("role", "muted")
-    label.setWordWrap(True)
-    return label
 
 
 def _heading(text: str, parent: QWidget) -> QLabel:
@@ -67,9 +61,9 @@ class ProgressPanel(QFrame):
             bar.setFixedHeight(8)
         self.sentences_label = QLabel(self)
         self.words_label = QLabel(self)
-        self.team_label = _muted("", self)
-        self.session_label = _muted("", self)
-        self.model_label = _muted("", self)
+        self.team_label = muted_label("", self)
+        self.session_label = muted_label("", self)
+        self.model_label = muted_label("", self)
         grid = QGridLayout(self)
         grid.setContentsMargins(14, 10, 14, 10)
         grid.setHorizontalSpacing(10)
@@ -144,7 +138,7 @@ class LearningCurvePanel(QFrame):
         super().__init__(parent)
         self.setProperty("role", "card")
         self.plot = LearningCurvePlot(self)
-        self.empty = _muted(
+        self.empty = muted_label(
             "The curve starts after the first retraining: F1 on the held-out sentences against the number "
             "of words labelled.",
             self,
@@ -153,7 +147,7 @@ class LearningCurvePanel(QFrame):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.plot)
-        self.summary = _muted("", self)
+        self.summary = muted_label("", self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
         layout.addWidget(self.stack, 1)
@@ -241,7 +235,7 @@ class ScoresPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.caption = _muted("", self)
+        self.caption = muted_label("", self)
         self.table = ScoresTable(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 8, 4, 4)
@@ -424,8 +418,8 @@ class AgreementPanel(QWidget):
         self.f1_value = QLabel("–", self)
         for value in (self.kappa_value, self.f1_value):
             value.setStyleSheet(f"font-size: 16pt; font-weight: 600; color: {INK};")
-        self.kappa_detail = _muted("", self)
-        self.f1_detail = _muted("", self)
+        self.kappa_detail = muted_label("", self)
+        self.f1_detail = muted_label("", self)
         figures = QGridLayout()
         figures.setHorizontalSpacing(14)
         figures.addWidget(_heading("Cohen's kappa (tokens)", self), 0, 0)
@@ -445,9 +439,9 @@ class AgreementPanel(QWidget):
         self.table.setShowGrid(False)
         self.table.setFrameShape(QFrame.Shape.NoFrame)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.worst = _muted("", self)
+        self.worst = muted_label("", self)
         self.worst.setTextFormat(Qt.TextFormat.RichText)
-        self.meanings = _muted(
+        self.meanings = muted_label(
             "<br>".join(
                 html.escape(text) for text in (KAPPA_BIO_MEANING, SPAN_F1_MEANING, PER_LABEL_MEANING)
             ),
@@ -455,7 +449,7 @@ class AgreementPanel(QWidget):
         )
         self.meanings.setTextFormat(Qt.TextFormat.RichText)
         self.meanings.setStyleSheet("font-size: 8.5pt;")
-        self.status = _muted(
+        self.status = muted_label(
             "Set an overlap share so that some sentences go to two annotators; then compare them here.", self
         )
         layout = QVBoxLayout(self)

@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from engine.core.errors import LanternError
 from engine.demo.fashion_mnist import CLASS_NAMES, load_demo
 from gui.interactive_bridge import InteractiveBridge
+from gui.widgets.pixels import pixels_to_qimage
 
 GRID_COLUMNS = 1
 SAMPLES = 8
@@ -29,9 +30,7 @@ THUMBNAIL_PX = 48
 
 def image_pixmap(pixels: np.ndarray, size: int = THUMBNAIL_PX) -> QPixmap:
     """A greyscale uint8 [H, W] array as a pixmap, scaled without smoothing so pixels stay visible."""
-    data = np.ascontiguousarray(255 - pixels)  # dark garment on a light card reads better
-    height, width = data.shape
-    image = QImage(data.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
+    image = pixels_to_qimage(255 - pixels)  # dark garment on a light card reads better
     return QPixmap.fromImage(image).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio)
 
 

@@ -5,7 +5,6 @@ of heads) for agents that have attention."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from engine.core.errors import LanternError
 from gui.interactive_bridge import InteractiveBridge
+from gui.signals import disconnect_all
 from gui.widgets.figure_export import ExportButton
 from gui.widgets.rl_grid_view import GridView, Overlay
 from gui.widgets.rl_player import (
@@ -286,9 +286,6 @@ class ComparePanel(QWidget):
         self._shut_down = True
         self.transport.pause()
         if self.interactive is not None:
-            for signal, slot in (
-                (self.interactive.answered, self._answered),
-                (self.interactive.failed, self._failed),
-            ):
-                with contextlib.suppress(RuntimeError, TypeError):
-                    signal.disconnect(slot)
+            disconnect_all(
+                ((self.interactive.answered, self._answered), (self.interactive.failed, self._failed))
+            )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +33,9 @@ from PySide6.QtWidgets import (
 
 from engine.core.errors import LanternError
 from gui.interactive_bridge import InteractiveBridge
+from gui.signals import disconnect_all
 from gui.widgets.figure_export import ExportButton
+from gui.widgets.form_parts import fill_choices, muted_label
 from gui.widgets.rl_grid_view import PAIR_COLOURS, GridView, Overlay
 
 EPISODE_OP = "rl.episode"
@@ -271,14 +272,7 @@ def parse_checkpoints(answer: Any) -> list[CheckpointEntry]:
 
 def fill_checkpoints(box: QComboBox, entries: list[CheckpointEntry]) -> None:
     """List checkpoints in a combo, keeping the chosen one when it is still there."""
-    chosen = box.currentData()
-    box.blockSignals(True)
-    box.clear()
-    for entry in entries:
-        box.addItem(entry.label, entry.path)
-        box.setItemData(box.count() - 1, entry.path, Qt.ItemDataRole.ToolTipRole)
-    box.setCurrentIndex(max(0, box.findData(chosen)))
-    box.blockSignals(False)
+    fill_choices(box, [(entry.label, entry.path, entry.path, True) for entry in entries])
 
 
 # widgets
@@ -338,13 +332,6 @@ class PolicyBars(QWidget):
             )
             painter.setFont(self.font())
         painter.end()
-
-
-def _muted(text: str, parent: QWidget) -> QLabel:
-    label = QLabel(text, parent)
-    label.setProperty("role", "muted")
-    label.setWordWrap(True)
-    return label
 
 
 class Transport(QWidget):
@@ -518,7 +505,7 @@ class PlayerPanel(QWidget):
         self.grid.cell_clicked.connect(self.select_cell)
         self.transport = Transport(self)
         self.transport.step_changed.connect(lambda _step: self._show_step())
-        self.status = _muted("Pick a checkpoint and a level seed, then Load episode.", self)
+        self.status = muted_label("Pick a checkpoint and a level seed, then Load episode.", self)
 
         left = QVBoxLayout()
         left.setSpacing(6)
@@ -549,7 +536,7 @@ class PlayerPanel(QWidget):
         facts.addRow("Value", self.value_label)
         facts.addRow("Episode", self.outcome_label)
         column.addLayout(facts)
-        column.addWidget(_muted("Policy", side))
+        column.addWidget(muted_label("Policy", side))
         self.policy = PolicyBars(side)
         column.addWidget(self.policy)
 
@@ -583,7 +570,7 @@ class PlayerPanel(QWidget):
         controls.addWidget(self.invert_check, 2, 0, 1, 4)
         controls.addWidget(self.pairs_check, 3, 0, 1, 4)
         column.addLayout(controls)
-        self.cell_label = _muted("Click a cell of the grid to see where it attends.", side)
+        self.cell_label = muted_label("Click a cell of the grid to see where it attends.", side)
         column.addWidget(self.cell_label)
         self.key_lock_label = QLabel(side)
         self.key_lock_label.setWordWrap(True)
@@ -811,9 +798,6 @@ class PlayerPanel(QWidget):
         self._shut_down = True
         self.transport.pause()
         if self.interactive is not None:
-            for signal, slot in (
-                (self.interactive.answered, self._answered),
-                (self.interactive.failed, self._failed),
-            ):
-                with contextlib.suppress(RuntimeError, TypeError):
-                    signal.disconnect(slot)
+            disconnect_all(
+                ((self.interactive.answered, self._answered), (self.interactive.failed, self._failed))
+            )

@@ -36,6 +36,7 @@ from engine.rl.boxworld.config import BoxWorldConfig
 from engine.rl.ppo_config import PPOConfig
 from engine.store.database import Store
 from gui.widgets.figure_export import ExportButton
+from gui.widgets.form_parts import send_form
 
 JOB_NAME = "rl.train"
 RUN_KIND = "rl-train"
@@ -400,14 +401,7 @@ class TrainPanel(QWidget):
 
     def start(self) -> list[dict[str, Any]] | None:
         """Check the form; on success emit start_requested, else show the engine's message inline."""
-        try:
-            configs = self.train_configs()
-        except LanternError as exc:
-            self.show_error(exc)
-            return None
-        self.show_error(None)
-        self.start_requested.emit(configs)
-        return configs
+        return send_form(self.train_configs, self.show_error, self.start_requested)
 
     def show_error(self, error: LanternError | None) -> None:
         if error is None:

@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import base64
 import io
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from gui_fakes import FakeInteractive, run_gui_script
 from PIL import Image
-from PySide6.QtCore import QObject, Signal
 
 from engine.attribution.gallery import save_galleries
 from engine.attribution.ops import encode_map
@@ -31,7 +27,6 @@ from gui.pages.attribution import AttributionPage
 from gui.services import AppServices
 from gui.widgets.attribution_explore import DEMO_PHOTOS, ExplorePanel
 
-ROOT = Path(__file__).resolve().parents[2]
 CPU = DeviceChoice("cpu", "float32", "x86_64")
 CONFIG = {
     "name": "blur and brightness",
@@ -243,36 +238,9 @@ print(json.dumps({"loaded": loaded, "preview": page.designer.preview is not None
 
 
 def test_building_the_page_imports_no_model_library(lantern_home: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
-    env.update({"QT_QPA_PLATFORM": "offscreen", "LANTERN_HOME": str(lantern_home)})
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_gui_script(SCRIPT, lantern_home)
     assert report["loaded"] == [], f"the Attribution page imported {report['loaded']}"
     assert report["preview"]
-
-
-class FakeInteractive(QObject):
-    """Stands in for the interactive bridge: records requests, answers when the test says so."""
-
-    answered = Signal(int, object)
-    failed = Signal(int, object)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[tuple[str, dict[str, Any]]] = []
-
-    def request(self, op: str, **args: Any) -> int:
-        self.requests.append((op, args))
-        return len(self.requests)
 
 
 def test_explore_sends_the_op_and_shows_top_classes_and_the_map(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

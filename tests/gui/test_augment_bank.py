@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 import shiboken6
-from test_augment_views import DATASETS_ANSWER, GENERATORS_ANSWER, FakeInteractive, encode, fake_images
+from gui_fakes import FakeInteractive
+from test_augment_views import DATASETS_ANSWER, GENERATORS_ANSWER, encode, fake_images
 
 from engine.core.errors import LanternError
 from gui.widgets.augment_bank import BANK_PAGE_OP, BANK_ROWS, BANKS_OP, BankPanel, parse_banks

@@ -8,10 +8,6 @@ views into the grid."""
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,14 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 import shiboken6
+from gui_fakes import FakeInteractive, run_gui_script
 from PySide6.QtCore import Qt
-from test_augment_views import (
-    DATASETS_ANSWER,
-    GENERATORS_ANSWER,
-    FakeInteractive,
-    images_answer,
-    view_answer,
-)
+from test_augment_views import DATASETS_ANSWER, GENERATORS_ANSWER, images_answer, view_answer
 
 from engine.core.device import DeviceChoice
 from engine.core.errors import SpecError
@@ -37,7 +28,6 @@ from gui.widgets.augment_bank import BANKS_OP
 from gui.widgets.augment_experiment import JOB_NAME, LINEAR_METRIC, LOSS_METRIC, RUN_KIND
 from gui.widgets.augment_views import CLASSIC_COUNT, DATASETS_OP, GENERATORS_OP, IMAGES_OP, VIEWS_OP
 
-ROOT = Path(__file__).resolve().parents[2]
 CPU = DeviceChoice("cpu", "float32", "x86_64")
 
 
@@ -54,6 +44,19 @@ def page(qtbot, services: AppServices):  # type: ignore[no-untyped-def]
     yield built
     if shiboken6.isValid(built):
         built.shutdown()
+
+
+@pytest.fixture
+def submitted(services: AppServices, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The job documents the page submits; each becomes a queued job of the store."""
+    docs: list[dict[str, Any]] = []
+
+    def submit(doc: dict[str, Any], resume_of: int | None = None, follow: bool = False) -> Handle:
+        docs.append(doc)
+        return Handle(services.store.jobs.create(doc["job"], doc["params"]))
+
+    monkeypatch.setattr(services.jobs, "submit", submit)
+    return docs
 
 
 def show(qtbot, page: AugmentPage) -> FakeInteractive:  # type: ignore[no-untyped-def]
@@ -102,17 +105,14 @@ def test_showing_the_page_lists_the_catalogue_once_for_every_tab(qtbot, page: Au
 
 
 def test_build_bank_submits_the_job_and_follows_it(
-    qtbot, page: AugmentPage, services: AppServices, monkeypatch: pytest.MonkeyPatch
+    qtbot,
+    page: AugmentPage,
+    services: AppServices,
+    submitted: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # type: ignore[no-untyped-def]
     bridge = show(qtbot, page)
     answer_catalogue(bridge)
-    submitted: list[dict[str, Any]] = []
-
-    def submit(doc: dict[str, Any], resume_of: int | None = None, follow: bool = False) -> Handle:
-        submitted.append(doc)
-        return Handle(services.store.jobs.create(doc["job"], doc["params"]))
-
-    monkeypatch.setattr(services.jobs, "submit", submit)
     page.show_tab("Bank")
     page.bank.k_spin.setValue(4)
     spec = page.bank.build()
@@ -136,17 +136,10 @@ def test_build_bank_submits_the_job_and_follows_it(
 
 
 def test_run_experiment_submits_the_job_and_results_follow_the_store(
-    qtbot, page: AugmentPage, services: AppServices, monkeypatch: pytest.MonkeyPatch
+    qtbot, page: AugmentPage, services: AppServices, submitted: list[dict[str, Any]]
 ) -> None:  # type: ignore[no-untyped-def]
     bridge = show(qtbot, page)
     answer_catalogue(bridge)
-    submitted: list[dict[str, Any]] = []
-
-    def submit(doc: dict[str, Any], resume_of: int | None = None, follow: bool = False) -> Handle:
-        submitted.append(doc)
-        return Handle(services.store.jobs.create(doc["job"], doc["params"]))
-
-    monkeypatch.setattr(services.jobs, "submit", submit)
     page.show_tab("Experiment")
     page.experiment.form.name_edit.setText("fmnist p-sweep")
     page.run_current()  # Ctrl+Return's action on this tab
@@ -202,19 +195,7 @@ print(json.dumps({"loaded": loaded}))
 
 
 def test_the_page_imports_no_torch(lantern_home: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
-    env.update({"QT_QPA_PLATFORM": "offscreen", "LANTERN_HOME": str(lantern_home)})
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1])["loaded"] == []
+    assert run_gui_script(SCRIPT, lantern_home)["loaded"] == []
 
 
 OPS_MISSING = importlib.util.find_spec("engine.augment.ops") is None

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from gui_fakes import FakeInteractive
 from PySide6.QtGui import QImage
 
 from engine.core.errors import LanternError
@@ -31,31 +31,6 @@ from gui.widgets.augment_views import (
     parse_generators,
     parse_view,
 )
-
-
-class FakeInteractive(QObject):
-    """Stands in for the interactive bridge: records requests; the test answers or fails them."""
-
-    answered = Signal(int, object)
-    failed = Signal(int, object)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[tuple[str, dict[str, Any]]] = []
-
-    def request(self, op: str, **args: Any) -> int:
-        self.requests.append((op, args))
-        return len(self.requests)
-
-    def last(self, op: str) -> tuple[int, dict[str, Any]]:
-        """The id and arguments of the newest request of `op`."""
-        for index in range(len(self.requests) - 1, -1, -1):
-            if self.requests[index][0] == op:
-                return index + 1, self.requests[index][1]
-        raise AssertionError(f"no {op} request among {[o for o, _ in self.requests]}")
-
-    def ops(self) -> list[str]:
-        return [op for op, _ in self.requests]
 
 
 def encode(array: np.ndarray) -> dict[str, Any]:

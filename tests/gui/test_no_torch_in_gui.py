@@ -3,13 +3,10 @@ builds the services and the whole main window (every page, both docks, the dialo
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from gui_fakes import run_gui_script
+
 FORBIDDEN = ("torch", "transformers", "diffusers", "captum")
 
 SCRIPT = """
@@ -41,20 +38,7 @@ print(json.dumps({"loaded": loaded, "resumable": resumable, "demo_jobs": "engine
 
 
 def test_gui_process_imports_no_model_library(lantern_home: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
-    env.update({"QT_QPA_PLATFORM": "offscreen", "LANTERN_HOME": str(lantern_home)})
-    code = SCRIPT.replace("{FORBIDDEN}", repr(set(FORBIDDEN)))
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_gui_script(SCRIPT.replace("{FORBIDDEN}", repr(set(FORBIDDEN))), lantern_home)
     assert report["loaded"] == [], f"the GUI process imported {report['loaded']}"
     # The check above covered the job modules too: the registry was consulted for the interrupted job.
     assert report["demo_jobs"] and report["resumable"]

@@ -7,10 +7,6 @@ warning when the levels differ); the grid exports to PNG."""
 from __future__ import annotations
 
 import base64
-import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,8 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 import shiboken6
+from gui_fakes import FakeInteractive, run_gui_script
 from PySide6.QtCore import Qt
-from test_rl_player import FakeInteractive, fake_answer, fake_attention, fake_frames
+from test_rl_player import fake_answer, fake_attention, fake_frames
 
 from engine.core.device import DeviceChoice
 from engine.core.errors import LanternError, SpecError
@@ -27,7 +24,6 @@ from gui.pages.relational import RelationalPage
 from gui.services import AppServices
 from gui.widgets.rl_train import RUN_KIND, TRAIN_METRIC
 
-ROOT = Path(__file__).resolve().parents[2]
 CPU = DeviceChoice("cpu", "float32", "x86_64")
 
 
@@ -247,17 +243,5 @@ print(json.dumps({"loaded": loaded, "configs": len(configs)}))
 
 
 def test_building_the_page_imports_no_model_library(lantern_home: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
-    env.update({"QT_QPA_PLATFORM": "offscreen", "LANTERN_HOME": str(lantern_home)})
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_gui_script(SCRIPT, lantern_home)
     assert report == {"loaded": [], "configs": 1}, f"the Relational page imported {report['loaded']}"

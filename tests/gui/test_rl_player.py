@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Qt, Signal
+from gui_fakes import FakeInteractive
+from PySide6.QtCore import Qt
 
 from engine.core.errors import LanternError
 from gui.widgets.rl_player import (
@@ -105,21 +106,6 @@ def fake_answer(*, agent: str = "relational", attention: bool = True) -> dict[st
     else:
         answer["attention"] = None
     return answer
-
-
-class FakeInteractive(QObject):
-    """Stands in for the interactive bridge: records requests; the test answers or fails them."""
-
-    answered = Signal(int, object)
-    failed = Signal(int, object)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[tuple[str, dict[str, Any]]] = []
-
-    def request(self, op: str, **args: Any) -> int:
-        self.requests.append((op, args))
-        return len(self.requests)
 
 
 @pytest.fixture
