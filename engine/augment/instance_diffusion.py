@@ -175,6 +175,12 @@ def _denoiser_class() -> type:
                 # The training images' mean embedding: SSL embeddings sit in a narrow cone (mean cosine
                 # ~0.86 for a briefly trained SimCLR encoder), so uncentred they barely tell images apart.
                 self.register_buffer("centre", torch.zeros(embed_dim))
+                # The training images' mean in [-1, 1]: sampling starts at DDIM's first timestep (900 of
+                # 1000 for 10 steps), where the true marginal still has mean sqrt(a_t) * E[x0]; pure noise
+                # there biases every view towards mid-grey backgrounds (Lin et al. 2024).
+                self.register_buffer(
+                    "image_mean", torch.zeros(config.image_channels, config.image_size, config.image_size)
+                )
                 # A unit vector has entries ~1/sqrt(D): scaled to ~1 each, the projected condition starts
                 # at the time embedding's scale instead of ~10x below it.
                 self.scale = float(embed_dim) ** 0.5
@@ -420,6 +426,7 @@ class InstanceDiffusion:
         steps: int = 10,
         guidance: float = 1.0,
         eta: float = 0.0,
+        anchor: float = 1.0,
         *,
         batch_size: int | None = None,
         fp32: bool = False,
@@ -429,12 +436,13 @@ class InstanceDiffusion:
         One noise draw for all sources x count (a torch.Generator on the CPU seeded with `seed`, in
         source-major order, then one draw per step when eta > 0), sampled in chunks of `batch_size` rows;
         guidance != 1 runs the conditional and unconditional halves as one forward of twice the rows.
+        The first step starts from `start_latents` (anchor 1: the source's coarse layout; 0: the mean image).
         bf16 autocast on CUDA and on CPUs with AMX (the DDIM arithmetic stays fp32); `fp32` turns it off
         (the comparison with the reference loop uses it).
         """
         import torch
 
-        self._check_sample_args(sources, count, steps, guidance, eta)
+        self._check_sample_args(sources, count, steps, guidance, eta, anchor)
         device = self.device
         b = sources.shape[0]
         generator = torch.Generator().manual_seed(int(seed))
@@ -443,6 +451,7 @@ class InstanceDiffusion:
             torch.randn((steps, b * count, *sources.shape[1:]), generator=generator) if eta > 0 else None
         )
         timesteps, coef = ddim_coefficients(self.config, steps, eta, device)
+        noise = start_latents(self, sources, noise, coef[0, :2].cpu(), count, anchor)
         with torch.no_grad():
             embedding = embed_images(self.encoder, sources, device=device)
             # The projection runs once per source, not once per step and view.
@@ -465,7 +474,7 @@ class InstanceDiffusion:
         return torch.cat(out).view(b, count, *sources.shape[1:])
 
     def _check_sample_args(
-        self, sources: torch.Tensor, count: int, steps: int, guidance: float, eta: float
+        self, sources: torch.Tensor, count: int, steps: int, guidance: float, eta: float, anchor: float
     ) -> None:
         where = "instance diffusion: sample"
         c, s = self.config.image_channels, self.config.image_size
@@ -482,9 +491,11 @@ class InstanceDiffusion:
                 where,
                 "e.g. count=4, steps=10",
             )
-        if guidance < 0 or not 0 <= eta <= 1:
+        if guidance < 0 or not 0 <= eta <= 1 or not 0 <= anchor <= 1:
             raise LanternError(
-                f"guidance {guidance} must be >= 0 and eta {eta} in [0, 1]", where, "e.g. 1.0 and 0"
+                f"guidance {guidance} must be >= 0, eta {eta} and anchor {anchor} in [0, 1]",
+                where,
+                "e.g. guidance 1.0, eta 0, anchor 1",
             )
 
     def _denoise(
@@ -612,6 +623,7 @@ def reference_sample(
     steps: int = 10,
     guidance: float = 1.0,
     eta: float = 0.0,
+    anchor: float = 1.0,
 ) -> torch.Tensor:
     """The plain eager diffusers loop over the same UNet and scheduler (the peer of the fast path).
 
@@ -626,8 +638,10 @@ def reference_sample(
     b = sources.shape[0]
     shape = tuple(sources.shape[1:])
     generator = torch.Generator().manual_seed(int(seed))
-    noise = torch.randn((b * count, *shape), generator=generator).view(b, count, *shape)
+    noise = torch.randn((b * count, *shape), generator=generator)
     step_noise = torch.randn((steps, b * count, *shape), generator=generator) if eta > 0 else None
+    first = ddim_coefficients(model.config, steps, eta)[1][0, :2]
+    noise = start_latents(model, sources, noise, first, count, anchor).view(b, count, *shape)
     unet, condition = model.denoiser.unet, model.denoiser.condition
     views = []
     with torch.no_grad():
@@ -652,6 +666,27 @@ def reference_sample(
                 x = scheduler.step(eps, t, x, eta=eta, **kwargs).prev_sample
             views.append(((x + 1.0) / 2.0).clamp(0.0, 1.0).cpu())
     return torch.stack(views)
+
+
+def start_latents(
+    model: InstanceDiffusion,
+    sources: torch.Tensor,
+    noise: torch.Tensor,
+    first: torch.Tensor,
+    count: int,
+    anchor: float,
+) -> torch.Tensor:
+    """x at DDIM's first timestep t: sqrt(a_t) * x0_start + sqrt(1 - a_t) * noise, rows source-major.
+
+    x0_start = anchor * source + (1 - anchor) * the training images' mean (both in [-1, 1]); `first` holds
+    (sqrt(a_t), sqrt(1 - a_t)). At t = 900 of 1000 only ~2 % of the signal's power survives, so the source
+    gives the coarse layout (SDEdit at strength 0.9) and the embedding everything else.
+    """
+    base = model.denoiser.image_mean.detach().cpu()
+    if anchor > 0:
+        source = (sources.detach().cpu().float() * 2.0 - 1.0).repeat_interleave(count, dim=0)
+        base = anchor * source + (1.0 - anchor) * base
+    return first[0] * base + first[1] * noise
 
 
 def make_sample_grid(model: InstanceDiffusion, sources: torch.Tensor, views: int, seed: int) -> torch.Tensor:
@@ -737,6 +772,7 @@ def train_instance_diffusion(
     denoiser = make_denoiser(config, embeddings.shape[1]).to(device)
     with torch.no_grad():
         denoiser.centre.copy_(embeddings.mean(dim=0))
+        denoiser.image_mean.copy_(images.mean(dim=0).to(device) * 2.0 - 1.0)
         features = denoiser.features(embeddings)
     # Neighbours by cosine of the centred embeddings: the same geometry the condition lives in.
     neighbours = nearest_neighbours(features / denoiser.scale, config.neighbours)

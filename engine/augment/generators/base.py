@@ -124,7 +124,21 @@ CATALOGUE: dict[str, GeneratorInfo] = {
             "Lantern instance diffusion",
             "Lantern's own small diffusion UNet conditioned on a frozen encoder's embedding of the source "
             "image, trained on your images; sampled with DDIM. Works fully offline.",
-            (_steps(), _guidance(1.0, 20.0), _eta()),
+            (
+                _steps(),
+                _guidance(1.0, 20.0),
+                _eta(),
+                SettingSpec(
+                    "anchor",
+                    "float",
+                    1.0,
+                    0.0,
+                    1.0,
+                    "what the first DDIM step starts from besides noise: 1 the source's coarse layout (the "
+                    "source noised to the first timestep), 0 the training images' mean (the embedding alone "
+                    "conditions)",
+                ),
+            ),
             default_checkpoint="bundled",
             checkpoint_help='"bundled" (the Fashion-MNIST checkpoint in assets/augment/) or a folder '
             "written by the augment.train_generator job",

@@ -79,6 +79,7 @@ class LanternGenerator(Generator):
                     steps=int(values["steps"]),
                     guidance=float(values["guidance"]),
                     eta=float(values["eta"]),
+                    anchor=float(values["anchor"]),
                     batch_size=self.max_batch,
                 )
             except (RuntimeError, MemoryError) as error:

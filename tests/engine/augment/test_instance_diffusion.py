@@ -205,7 +205,7 @@ def test_the_lantern_generator_serves_views_and_checks_settings(trained, tmp_pat
 
     folder = trained[0].save(tmp_path / "gen")
     generator = lantern.LanternGenerator(checkpoint=folder)
-    assert [s.name for s in generator.settings()] == ["steps", "guidance", "eta"]
+    assert [s.name for s in generator.settings()] == ["steps", "guidance", "eta", "anchor"]
     sources = images(3, seed=2)
     batch = generator.views_batch(sources, 2, seed=5, steps=3)
     assert batch.shape == (3, 2, 1, 16, 16)
@@ -218,3 +218,25 @@ def test_the_lantern_generator_serves_views_and_checks_settings(trained, tmp_pat
     monkeypatch.setattr(lantern, "bundled_folder", lambda: tmp_path / "not-installed")
     with pytest.raises(LanternError, match="bundled Fashion-MNIST generator is not installed"):
         lantern.LanternGenerator()
+
+
+def test_sampling_starts_from_the_mean_image_or_the_source_layout(trained) -> None:
+    from engine.augment.instance_diffusion import start_latents
+
+    model = trained[0]
+    data = images()
+    # Training stores the images' mean in [-1, 1]: the first timestep's marginal mean is sqrt(a_t) times it.
+    assert torch.allclose(model.denoiser.image_mean, data.mean(dim=0) * 2 - 1, atol=1e-6)
+    sources = images(2, seed=3)
+    noise = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    first = torch.tensor([0.2, 0.9])
+    mean_start = start_latents(model, sources, noise, first, 2, anchor=0.0)
+    assert torch.allclose(mean_start, 0.2 * model.denoiser.image_mean + 0.9 * noise)
+    source_start = start_latents(model, sources, noise, first, 2, anchor=1.0)
+    expected = 0.2 * (sources * 2 - 1).repeat_interleave(2, dim=0) + 0.9 * noise
+    assert torch.allclose(source_start, expected)
+    half = start_latents(model, sources, noise, first, 2, anchor=0.5)
+    assert torch.allclose(half, (mean_start + source_start) / 2, atol=1e-6)
+    assert not torch.equal(model.sample(sources, 2, seed=1, anchor=0.0), model.sample(sources, 2, seed=1))
+    with pytest.raises(LanternError, match="anchor"):
+        model.sample(sources, 2, seed=1, anchor=1.5)
