@@ -74,7 +74,8 @@ def mean_pairwise_distance(features: np.ndarray) -> float:
     unit = _unit_rows(features)
     cosines = unit @ unit.T
     upper = np.triu_indices(count, k=1)
-    return float(np.mean(1.0 - cosines[upper]))
+    # Rounding can put identical views a hair below 0; a distance is never negative.
+    return max(0.0, float(np.mean(1.0 - cosines[upper])))
 
 
 def score_views(
