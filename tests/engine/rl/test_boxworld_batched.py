@@ -45,7 +45,11 @@ def test_batched_env_agrees_with_gym_env_step_by_step() -> None:
         for i, g in enumerate(gyms):
             obs, r, term, trunc, ginfo = g.step(int(actions[i]))
             assert (brew[i].item(), bterm[i].item(), btrunc[i].item(), info["solved"][i].item()) == (
-                r, term, trunc, ginfo["solved"]), f"env {i}"
+                r,
+                term,
+                trunc,
+                ginfo["solved"],
+            ), f"env {i}"
             counts["box"] += r == 1.0
             counts["gem"] += r == 10.0
             counts["distractor"] += r == -1.0

@@ -10,8 +10,13 @@ UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
 A, B, C = 4, 5, 6  # three key/lock colours
 
 
-def _env(grid: list[list[int]], agent: tuple[int, int], held: int = 0, distractors: tuple[Box, ...] = (),
-         max_steps: int = 50) -> BoxWorldEnv:
+def _env(
+    grid: list[list[int]],
+    agent: tuple[int, int],
+    held: int = 0,
+    distractors: tuple[Box, ...] = (),
+    max_steps: int = 50,
+) -> BoxWorldEnv:
     small = np.array(grid, np.uint8)
     g = np.zeros((5, 5), np.uint8)  # padded with floor to the smallest generatable size
     g[: small.shape[0], : small.shape[1]] = small

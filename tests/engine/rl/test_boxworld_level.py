@@ -13,7 +13,12 @@ from engine.rl.boxworld.level import solution_actions
 def test_paper_defaults() -> None:
     cfg = BoxWorldConfig()
     assert (cfg.size, cfg.solution_range, cfg.distractor_range, cfg.colours, cfg.max_steps) == (
-        12, (1, 4), (0, 4), 20, 120)
+        12,
+        (1, 4),
+        (0, 4),
+        20,
+        120,
+    )
     assert (cfg.rewards.gem, cfg.rewards.box, cfg.rewards.distractor) == (10.0, 1.0, -1.0)
 
 
@@ -53,8 +58,9 @@ def _boxes(level):
 
 
 def test_generated_levels_follow_the_paper_structure_and_are_solvable() -> None:
-    cfg = BoxWorldConfig(size=8, solution_length=[1, 3], distractors=[0, 2], distractor_length=2,
-                         max_steps=400)
+    cfg = BoxWorldConfig(
+        size=8, solution_length=[1, 3], distractors=[0, 2], distractor_length=2, max_steps=400
+    )
     rng = np.random.default_rng(0)
     env = BoxWorldEnv(cfg)
     seen_branches = set()
@@ -91,8 +97,9 @@ def test_generated_levels_follow_the_paper_structure_and_are_solvable() -> None:
 
 def test_withheld_pairs_never_appear_and_pairs_force_them() -> None:
     withheld = [[a, b] for a in range(4) for b in range(4) if a != b]
-    cfg = BoxWorldConfig(size=8, solution_length=[2, 3], distractors=[0, 1], colours=6,
-                         withheld_pairs=withheld)
+    cfg = BoxWorldConfig(
+        size=8, solution_length=[2, 3], distractors=[0, 1], colours=6, withheld_pairs=withheld
+    )
     rng = np.random.default_rng(1)
     banned = {(a, b) for a, b in withheld}
     for _ in range(200):
@@ -108,5 +115,6 @@ def test_withheld_pairs_never_appear_and_pairs_force_them() -> None:
 
 def test_forced_pairs_need_a_key_in_a_box() -> None:
     with pytest.raises(LanternError, match="solution_length >= 2"):
-        generate_level(BoxWorldConfig(size=6, solution_length=1, distractors=0), np.random.default_rng(0),
-                       pairs=[(0, 1)])
+        generate_level(
+            BoxWorldConfig(size=6, solution_length=1, distractors=0), np.random.default_rng(0), pairs=[(0, 1)]
+        )

@@ -50,8 +50,9 @@ class Scripted(nn.Module):
         out = self.inner(obs, return_attention=return_attention)
         action = self.actions[self.t] if self.t < len(self.actions) else 0
         self.t += 1
-        return AgentOutput(nn.functional.one_hot(torch.tensor([action]), 4).float() * 10, out.value,
-                           out.attention)
+        return AgentOutput(
+            nn.functional.one_hot(torch.tensor([action]), 4).float() * 10, out.value, out.attention
+        )
 
 
 def entity(r: int, c: int) -> int:

@@ -42,6 +42,7 @@ def _inner(env: GymGridEnv, i: int = 0):
 def _plan_to_face(inner, target: tuple[int, int]) -> list[int]:
     """Shortest left/right/forward sequence after which the agent faces `target` (BFS over (x, y, dir) on
     the env's own grid; cells are passable when empty or overlappable, e.g. an open door)."""
+
     def free(x: int, y: int) -> bool:
         cell = inner.grid.get(x, y)
         return cell is None or cell.can_overlap()
@@ -303,8 +304,16 @@ def test_uint8_rgb_envs_pass_through():
 def test_ppo_runs_end_to_end_on_doorkey():
     env = GymGridEnv(DOORKEY, 8, seed=0)
     torch.manual_seed(0)
-    agent = build_agent("relational", obs_shape=env.obs_shape, n_actions=env.n_actions, blocks=1, heads=1,
-                        key_dim=8, mlp_width=16, head_width=16)
+    agent = build_agent(
+        "relational",
+        obs_shape=env.obs_shape,
+        n_actions=env.n_actions,
+        blocks=1,
+        heads=1,
+        key_dim=8,
+        mlp_width=16,
+        head_width=16,
+    )
     cfg = PPOConfig(n_envs=8, rollout_steps=32, epochs=2, minibatches=4, total_steps=2048, seed=0)
     held_out = lambda: GymGridEnv(DOORKEY, 4, seed=1000, max_steps=30)  # noqa: E731
     history = train_ppo(agent, env, cfg, device="cpu", eval_fn=lambda a: evaluate(a, held_out, 8))
@@ -332,8 +341,10 @@ class _Broken(_Pixels):
         return super().reset(seed=seed, options=options)
 
 
-@pytest.mark.parametrize(("fail", "message"), [
-    ("build", "could not be built"), ("reset", "could not be reset"), ("actions", "Box actions")])
+@pytest.mark.parametrize(
+    ("fail", "message"),
+    [("build", "could not be built"), ("reset", "could not be reset"), ("actions", "Box actions")],
+)
 def test_envs_that_cannot_serve_raise_lantern_errors(fail: str, message: str):
     gymnasium.register("LanternTestBroken-v0", entry_point=_Broken, kwargs={"fail": fail})
     try:

@@ -88,8 +88,9 @@ def test_gae_matches_hand_computation_with_termination_and_truncation():
     a0 = d0 + gamma * lam * a1
     expected = torch.tensor([[a0], [a1], [a2], [a3], [a4]])
 
-    adv, ret = compute_gae(rewards, values, last, terminated, truncated, gamma=gamma, lam=lam,
-                           truncation_values=trunc_values)
+    adv, ret = compute_gae(
+        rewards, values, last, terminated, truncated, gamma=gamma, lam=lam, truncation_values=trunc_values
+    )
     torch.testing.assert_close(adv, expected)
     torch.testing.assert_close(ret, expected + values)
 
@@ -117,8 +118,9 @@ def _small_baseline(obs_shape):
 
 
 def test_ppo_learns_marked_side_quickly_and_deterministically():
-    cfg = PPOConfig(n_envs=32, rollout_steps=16, epochs=4, minibatches=4, lr=1e-3, total_steps=32 * 16 * 25,
-                    seed=3)
+    cfg = PPOConfig(
+        n_envs=32, rollout_steps=16, epochs=4, minibatches=4, lr=1e-3, total_steps=32 * 16 * 25, seed=3
+    )
     shape = (3, MarkedSide.WIDTH, 3)
     before = evaluate(_small_baseline(shape), MarkedSide(64, seed=99), 128)
     assert before["fraction_solved"] < 0.8
@@ -130,16 +132,30 @@ def test_ppo_learns_marked_side_quickly_and_deterministically():
         calls["eval"] += 1
         return evaluate(a, lambda: MarkedSide(64, seed=7), 64)
 
-    history = train_ppo(agent, MarkedSide(32, seed=1), cfg, device="cpu",
-                        progress=lambda d, t, m: calls["progress"].append((d, t)),
-                        metrics=lambda s, v: calls["metrics"].append((s, v)), eval_fn=eval_fn, eval_every=10)
+    history = train_ppo(
+        agent,
+        MarkedSide(32, seed=1),
+        cfg,
+        device="cpu",
+        progress=lambda d, t, m: calls["progress"].append((d, t)),
+        metrics=lambda s, v: calls["metrics"].append((s, v)),
+        eval_fn=eval_fn,
+        eval_every=10,
+    )
     assert len(history) == 25 and history[-1]["env_steps"] == 32 * 16 * 25
     assert calls["eval"] == 3
     assert "eval_fraction_solved" in history[9] and "eval_fraction_solved" in history[-1]
     assert calls["progress"][-1] == (12800.0, 12800.0)
     assert all(math.isfinite(v) for _, values in calls["metrics"] for v in values.values())
-    for key in ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
-                "steps_per_second"):
+    for key in (
+        "loss",
+        "policy_loss",
+        "value_loss",
+        "entropy",
+        "approx_kl",
+        "clip_fraction",
+        "steps_per_second",
+    ):
         assert math.isfinite(history[-1][key])
     assert history[-1]["episodes"] > history[0]["episodes"] > 0
     assert history[-1]["fraction_solved"] > 0.9
@@ -147,16 +163,29 @@ def test_ppo_learns_marked_side_quickly_and_deterministically():
     assert after["fraction_solved"] > 0.9
     assert after["mean_length"] == pytest.approx(3.0, abs=0.3)  # the goal is 3 cells away
 
-    again = train_ppo(_small_baseline(shape), MarkedSide(32, seed=1),
-                      PPOConfig(**{**cfg.to_dict(), "total_steps": 32 * 16 * 3}), device="cpu")
+    again = train_ppo(
+        _small_baseline(shape),
+        MarkedSide(32, seed=1),
+        PPOConfig(**{**cfg.to_dict(), "total_steps": 32 * 16 * 3}),
+        device="cpu",
+    )
     for a, b in zip(again, history[:3], strict=True):
         assert {k: v for k, v in a.items() if k != "steps_per_second"} == pytest.approx(
-            {k: v for k, v in b.items() if k != "steps_per_second"}, nan_ok=True)
+            {k: v for k, v in b.items() if k != "steps_per_second"}, nan_ok=True
+        )
 
 
 def test_ppo_learns_marked_side_under_bf16_autocast():
-    cfg = PPOConfig(n_envs=32, rollout_steps=16, epochs=4, minibatches=4, lr=1e-3, total_steps=32 * 16 * 25,
-                    seed=3, precision="bf16")
+    cfg = PPOConfig(
+        n_envs=32,
+        rollout_steps=16,
+        epochs=4,
+        minibatches=4,
+        lr=1e-3,
+        total_steps=32 * 16 * 25,
+        seed=3,
+        precision="bf16",
+    )
     agent = _small_baseline((3, MarkedSide.WIDTH, 3))
     history = train_ppo(agent, MarkedSide(32, seed=1), cfg, device="cpu")
     assert all(math.isfinite(entry["loss"]) for entry in history)
@@ -179,8 +208,13 @@ def test_evaluate_counts_each_envs_first_episodes():
         def step(self, actions):
             self.t += 1
             done = torch.tensor([True, self.t % 4 == 0])
-            return (torch.zeros((2, 3, MarkedSide.WIDTH, 3), dtype=torch.uint8), torch.tensor([0.0, 1.0]),
-                    done, torch.zeros(2, dtype=torch.bool), {"solved": torch.tensor([False, True]) & done})
+            return (
+                torch.zeros((2, 3, MarkedSide.WIDTH, 3), dtype=torch.uint8),
+                torch.tensor([0.0, 1.0]),
+                done,
+                torch.zeros(2, dtype=torch.bool),
+                {"solved": torch.tensor([False, True]) & done},
+            )
 
     result = evaluate(_small_baseline((3, MarkedSide.WIDTH, 3)), Fixed(), 4)
     # two episodes of each env, not the first four to finish (which would all be env 0's)
@@ -193,8 +227,12 @@ def test_bad_config_and_batch_mismatch_are_refused():
     with pytest.raises(LanternError, match="n_envs"):
         PPOConfig(n_envs=0)
     with pytest.raises(LanternError, match="batch"):
-        train_ppo(_small_baseline((3, MarkedSide.WIDTH, 3)), MarkedSide(8, seed=0),
-                  PPOConfig(n_envs=16, rollout_steps=4, total_steps=64), device="cpu")
+        train_ppo(
+            _small_baseline((3, MarkedSide.WIDTH, 3)),
+            MarkedSide(8, seed=0),
+            PPOConfig(n_envs=16, rollout_steps=4, total_steps=64),
+            device="cpu",
+        )
 
 
 def test_ppo_runs_on_boxworld():
@@ -207,8 +245,12 @@ def test_ppo_runs_on_boxworld():
     for name in ("relational", "baseline"):
         torch.manual_seed(0)
         agent = build_agent(name, obs_shape=obs_shape, n_actions=4)
-        history = train_ppo(agent, env, PPOConfig(n_envs=16, rollout_steps=32, epochs=2, minibatches=2,
-                                                  total_steps=16 * 32 * 2), device="cpu")
+        history = train_ppo(
+            agent,
+            env,
+            PPOConfig(n_envs=16, rollout_steps=32, epochs=2, minibatches=2, total_steps=16 * 32 * 2),
+            device="cpu",
+        )
         assert len(history) == 2
         for key in ("loss", "policy_loss", "value_loss", "entropy", "approx_kl"):
             assert math.isfinite(history[-1][key]), (name, key)
