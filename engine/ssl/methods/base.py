@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -11,7 +12,7 @@ from torch import nn
 from engine.core import distributed
 
 
-class SSLMethod(nn.Module):
+class SSLMethod(nn.Module, metaclass=ABCMeta):
     """A joint-embedding method around a backbone: `loss(view1, view2)` on two augmented image batches.
 
     forward is the loss, so that DistributedDataParallel (which hooks forward) synchronises gradients.
@@ -29,9 +30,9 @@ class SSLMethod(nn.Module):
     def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
         return self.loss(view1, view2)
 
+    @abstractmethod
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
         """A scalar loss for two views [B, C, H, W] of the same B images (row i of each from image i)."""
-        raise NotImplementedError
 
     def step_end(self, progress: float) -> None:
         """Called after each optimiser step with the fraction of training done; momentum encoders and
