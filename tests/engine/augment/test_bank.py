@@ -296,7 +296,8 @@ def test_a_lantern_bank_resumed_equals_an_uninterrupted_one(store: Store, tmp_pa
         generator="lantern", checkpoint=str(folder), settings={"steps": 2}, k=2, limit=6, shard_size=3
     )
     whole = load_bank(store, build_bank(store, **params))
-    assert whole.bank.settings == {"steps": 2, "guidance": 1.0, "eta": 0.0}  # stored with defaults filled in
+    # Stored with the defaults filled in.
+    assert whole.bank.settings == {"steps": 2, "guidance": 1.0, "eta": 0.0, "anchor": 1.0}
     assert len(np.unique(whole.views.reshape(12, -1), axis=0)) == 12  # every view its own
     with pytest.raises(JobCancelled):
         build_bank(store, **params, check_cancelled=_stop_after(1))
