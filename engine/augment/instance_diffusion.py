@@ -873,6 +873,9 @@ def train_instance_diffusion(
             on_epoch(epoch + 1, mean, grid)
     result.meta["updates"] = updates
     result.meta["train_images"] = int(n)
+    # No rank returns before rank 0 has written the last checkpoint; a rank that left early and tore down
+    # its process group while rank 0 was still writing could abort the others (gloo).
+    dist.barrier()
     return result
 
 

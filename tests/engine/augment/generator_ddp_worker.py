@@ -42,14 +42,17 @@ def main() -> None:
     out = Path(sys.argv[1])
     if "--no-sync" in sys.argv:
         distributed.wrap = lambda module: module  # rank-local gradients: the control
-    train_instance_diffusion(
-        tiny_images(),
-        tiny_encoder(),
-        CONFIG,
-        checkpoint_path=out / "checkpoint.safetensors",
-        sample_grid=(1, 1),
-    )
-    distributed.shutdown()
+    try:
+        train_instance_diffusion(
+            tiny_images(),
+            tiny_encoder(),
+            CONFIG,
+            checkpoint_path=out / "checkpoint.safetensors",
+            sample_grid=(1, 1),
+        )
+        distributed.barrier()
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":
