@@ -559,7 +559,7 @@ def build_bank(
     progress(done images, total images, message) follows every shard; check_cancelled() is called
     between shards (it raises to stop; the shards written so far stay and a resume continues there).
     Bad parameters (unknown generator, bad settings, k outside 1-64) are refused before anything is
-    stored. With reuse (what ensure_bank does), a stored bank of the same views is reused or resumed
+    stored. With reuse, a stored bank of the same views is reused or resumed
     rather than a new one started.
     """
     data, model, asked = _plan(
@@ -595,48 +595,6 @@ def build_bank(
         progress=progress,
         check_cancelled=check_cancelled,
         log=log,
-    )
-
-
-def ensure_bank(
-    store: Store,
-    *,
-    dataset: str,
-    limit: int | None,
-    generator: str,
-    checkpoint: str | None,
-    settings: dict[str, Any],
-    k: int,
-    seed: int,
-    name: str | None = None,
-    bank_id: int | None = None,
-    device: str = "cpu",
-    progress: ProgressFn | None = None,
-    check_cancelled: Callable[[], None] | None = None,
-    shard_size: int = DEFAULT_SHARD_SIZE,
-    run_id: int | None = None,
-    log: Callable[[str], None] | None = None,
-) -> int:
-    """A complete bank of exactly these views: an existing complete one, else the most advanced
-    incomplete one resumed, else a new one built. With bank_id, that bank (resumed if needed)."""
-    return build_bank(
-        store,
-        dataset=dataset,
-        limit=limit,
-        generator=generator,
-        checkpoint=checkpoint,
-        settings=settings,
-        k=k,
-        seed=seed,
-        name=name,
-        bank_id=bank_id,
-        device=device,
-        progress=progress,
-        check_cancelled=check_cancelled,
-        shard_size=shard_size,
-        run_id=run_id,
-        log=log,
-        reuse=True,
     )
 
 

@@ -78,7 +78,7 @@ def bank_parameters(store: Any, spec: BankSpec) -> dict[str, Any]:
     resumable=True,
 )
 def bank_job(ctx: JobContext, spec: BankSpec) -> dict[str, Any]:
-    from engine.augment.bank import bank_progress, ensure_bank
+    from engine.augment.bank import bank_progress, build_bank
     from engine.augment.repository import BankRepository
 
     started = time.perf_counter()
@@ -97,7 +97,7 @@ def bank_job(ctx: JobContext, spec: BankSpec) -> dict[str, Any]:
         run_id = ctx.start_run(name=name, kind=RUN_KIND, config=dict(params), seed=params["seed"])
 
     try:
-        bank_id = ensure_bank(
+        bank_id = build_bank(
             ctx.store,
             **params,
             name=spec.name,
@@ -107,6 +107,7 @@ def bank_job(ctx: JobContext, spec: BankSpec) -> dict[str, Any]:
             check_cancelled=ctx.check_cancelled,
             run_id=run_id,
             log=ctx.log,
+            reuse=True,
         )
     except JobCancelled:
         ctx.finish_run("cancelled")

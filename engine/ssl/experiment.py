@@ -191,7 +191,7 @@ ProgressCallback = Callable[[float, float, str], None]  # (done, total, message)
 
 
 def _bank_requests(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
-    """Per arm label that needs a bank: how ensure_bank must build it (p = 0 needs none)."""
+    """Per arm label that needs a bank: how build_bank must build it (p = 0 needs none)."""
     main = {
         "generator": config.generator.name,
         "checkpoint": config.generator.checkpoint,
@@ -245,7 +245,7 @@ class _Runner:
 
     def ensure_banks(self, labels: list[str], total: float) -> dict[str, int]:
         """Build (or find) the bank of every arm in `labels`; arms with the same recipe share one bank."""
-        from engine.augment.bank import ensure_bank
+        from engine.augment.bank import build_bank
 
         config = self.config
         requests = _bank_requests(config)
@@ -266,7 +266,7 @@ class _Runner:
                     self.progress(at + share, total, f"{message} ({text})" if text else message)
 
                 self.progress(position, total, message)
-                by_recipe[recipe] = ensure_bank(
+                by_recipe[recipe] = build_bank(
                     self.store,
                     dataset=config.dataset,
                     limit=config.limit,
@@ -279,6 +279,7 @@ class _Runner:
                     progress=on_bank,
                     check_cancelled=self._check_cancelled,
                     log=self.log,
+                    reuse=True,
                 )
             built[label] = by_recipe[recipe]
         return built

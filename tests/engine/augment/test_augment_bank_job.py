@@ -28,7 +28,7 @@ PARAMS = {"dataset": "fashion-mnist-demo", "limit": 12, "generator": "identity",
 def small(monkeypatch: pytest.MonkeyPatch, fast_judge: Any) -> None:
     torch.set_num_threads(1)
     # 12 images -> shards of 5, 5 and 2 (the job takes the default shard size)
-    monkeypatch.setitem(bank_module.ensure_bank.__kwdefaults__, "shard_size", 5)
+    monkeypatch.setitem(bank_module.build_bank.__kwdefaults__, "shard_size", 5)
 
 
 def context(store: Store, params: dict[str, Any], events: list[Event], tmp: Path, **kw: Any) -> JobContext:

@@ -15,7 +15,6 @@ from engine.augment import bank as bank_module
 from engine.augment.bank import (
     BankData,
     build_bank,
-    ensure_bank,
     load_bank,
     read_rows,
     shard_seed,
@@ -163,17 +162,19 @@ def test_an_interrupted_bank_resumes_to_the_views_of_an_uninterrupted_one(store:
     assert resumed.summary == whole.summary
 
 
-def test_ensure_bank_reuses_resumes_or_builds(store: Store) -> None:
+def test_build_bank_with_reuse_reuses_resumes_or_builds(store: Store) -> None:
     with pytest.raises(JobCancelled):
-        ensure_bank(store, **_params(), check_cancelled=_stop_after(2))
+        build_bank(store, **_params(), reuse=True, check_cancelled=_stop_after(2))
     [partial] = BankRepository(store).list()
     logged: list[str] = []
-    assert ensure_bank(store, **_params(), log=logged.append) == partial.id  # resumed, not a new bank
+    assert (
+        build_bank(store, **_params(), reuse=True, log=logged.append) == partial.id
+    )  # resumed, not a new bank
     assert any("resuming bank" in line for line in logged)
     made = NoisyGenerator.made
-    assert ensure_bank(store, **_params(settings={"amount": 0.3}), log=logged.append) == partial.id
+    assert build_bank(store, **_params(settings={"amount": 0.3}), reuse=True, log=logged.append) == partial.id
     assert NoisyGenerator.made == made and "reusing bank" in logged[-1]  # defaults filled: the same views
-    other = ensure_bank(store, **_params(k=2))
+    other = build_bank(store, **_params(k=2), reuse=True)
     assert other != partial.id and load_bank(store, other).views.shape[1] == 2
 
 
